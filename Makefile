@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+STAGE ?= dev
+
+.PHONY: run test lint typecheck unit token bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing dependencies into $(VENV) ..." >&2
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
+	@rm -f $(VENV)/.installed-* && touch $@
+
+run: $(STAMP)  ## start the local stack: emulator + chalice local on 127.0.0.1:8000
+	@$(PY) -m devstack run
+
+token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins]
+	@$(PY) -m devstack token --user "$(USER)" --group "$(GROUP)"
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+test: lint typecheck  ## lint, type-check and run every test (unit, integration, e2e)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit --no-cov
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .devstack

@@ -1,0 +1,116 @@
+"""Settings from the environment, read once.
+
+Stage values live in `.chalice/config.json`; Chalice exports them as environment variables
+before `app.py` is imported. This is the only module that reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+AuthMode = Literal["cognito", "local-jwt"]
+
+# A syntactically valid ARN so that `app.py` imports (tests, `chalice package`) without a
+# deployed pool; `make deploy` writes the real one into the stage's environment variables.
+PLACEHOLDER_POOL_ARN = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_placeholder"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """What `app.py` needs at import time to choose and wire the authorizer."""
+
+    mode: AuthMode
+    user_pool_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the request path needs, resolved once per process."""
+
+    stage: str
+    region: str
+    table_name: str
+    cursor_secret: bytes
+    auth: AuthSettings
+    user_pool_id: str
+    app_client_id: str
+    jwks_url: str
+    ddb_connect_timeout: float
+    ddb_read_timeout: float
+    ddb_max_attempts: int
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+def _auth_from(env: Mapping[str, str]) -> AuthSettings:
+    mode = env.get("AUTH_MODE", "cognito")
+    if mode not in ("cognito", "local-jwt"):
+        raise ConfigError(f"AUTH_MODE must be 'cognito' or 'local-jwt', not {mode!r}")
+    arn = env.get("COGNITO_USER_POOL_ARN") or PLACEHOLDER_POOL_ARN
+    return AuthSettings(mode=mode, user_pool_arn=arn)  # type: ignore[arg-type]
+
+
+def _required(env: Mapping[str, str], name: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required (set it in .chalice/config.json)")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: str) -> float:
+    raw = env.get(name, default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"environment variable {name} must be a number, not {raw!r}") from None
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build settings from a mapping of environment variables; raise ConfigError if incomplete."""
+    auth = _auth_from(env)
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    pool_id = env.get("COGNITO_USER_POOL_ID", "")
+    if not pool_id and auth.user_pool_arn != PLACEHOLDER_POOL_ARN:
+        pool_id = auth.user_pool_arn.rsplit("/", 1)[-1]
+    client_id = env.get("COGNITO_APP_CLIENT_ID", "")
+    if auth.mode == "local-jwt":
+        # The local verifier checks iss and aud itself, so it cannot run without them.
+        pool_id = _required(env, "COGNITO_USER_POOL_ID")
+        client_id = _required(env, "COGNITO_APP_CLIENT_ID")
+    jwks_url = env.get("COGNITO_JWKS_URL") or (
+        f"https://cognito-idp.{region}.amazonaws.com/{pool_id}/.well-known/jwks.json"
+    )
+    return Settings(
+        stage=env.get("STAGE", "dev"),
+        region=region,
+        table_name=_required(env, "TABLE_NAME"),
+        cursor_secret=_required(env, "CURSOR_SECRET").encode(),
+        auth=auth,
+        user_pool_id=pool_id,
+        app_client_id=client_id,
+        jwks_url=jwks_url,
+        ddb_connect_timeout=_number(env, "DDB_CONNECT_TIMEOUT", "1"),
+        ddb_read_timeout=_number(env, "DDB_READ_TIMEOUT", "3"),
+        ddb_max_attempts=int(_number(env, "DDB_MAX_ATTEMPTS", "3")),
+    )
+
+
+def auth_settings() -> AuthSettings:
+    """The authorizer choice, read at import by `app.py`; only a malformed AUTH_MODE fails."""
+    return _auth_from(os.environ)
+
+
+@cache
+def settings() -> Settings:
+    """The process-wide settings, loaded on first use."""
+    return load_settings(os.environ)

@@ -1,0 +1,182 @@
+"""Person and its rules. No boto3 or PynamoDB here.
+
+The msgspec types below are the single source for both request validation and the
+published JSON Schema: each writable field's type (with its constraints) validates that
+field, and `PersonInput` ties the fields together.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta
+
+from chalicelib.errors import FieldError, ValidationFailed
+
+# No C0/C1 control characters and no lone surrogates (which cannot be stored as UTF-8).
+_TEXT = r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
+# Notes may span lines: tab, LF and CR are allowed there.
+_MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
+# The WHATWG "valid e-mail address" shape, with a 64-character local part.
+_EMAIL = (
+    r"^(?=[^@]{1,64}@)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_PHONE = r"^(?=.*[0-9])[0-9 +\-().]+$"
+
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=_TEXT, description="Trimmed, NFC.")]
+Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=_EMAIL)]
+Phone = Annotated[
+    str, Meta(min_length=1, max_length=32, pattern=_PHONE, description="Digits, spaces and +-().")
+]
+Notes = Annotated[str, Meta(max_length=2000, pattern=_MULTILINE_TEXT)]
+Tag = Annotated[str, Meta(min_length=1, max_length=50, pattern=_TEXT)]
+Tags = Annotated[list[Tag], Meta(max_length=20, description="Distinct tags.")]
+
+MAX_TAGS: Final = 20
+
+
+class PersonInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The client-writable fields of a person (POST and PUT bodies)."""
+
+    name: Name
+    email: Email | None = None
+    phone: Phone | None = None
+    notes: Notes | None = None
+    tags: Tags | None = None
+
+
+class PersonPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A JSON Merge Patch (RFC 7396) of a person: `null` clears an optional field."""
+
+    name: Name | msgspec.UnsetType = msgspec.UNSET
+    email: Email | msgspec.UnsetType | None = msgspec.UNSET
+    phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
+    notes: Notes | msgspec.UnsetType | None = msgspec.UNSET
+    tags: Tags | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Person(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored person as clients see it."""
+
+    id: str
+    owner: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+    tags: tuple[str, ...] = ()
+    created_at: str
+    updated_at: str
+    version: int
+
+
+WRITABLE: Final = ("name", "email", "phone", "notes", "tags")
+READ_ONLY: Final = frozenset(("id", "owner", "created_at", "updated_at", "version"))
+_FIELD_TYPES: Final[dict[str, Any]] = {
+    "name": Name,
+    "email": Email,
+    "phone": Phone,
+    "notes": Notes,
+    "tags": Tags,
+}
+_MSGSPEC_PATH = re.compile(r" - at `\$[^`]*`$")
+
+# What a validated body becomes: writable field -> new value, None meaning "clear it".
+Changes = dict[str, Any]
+
+
+def _normalise(value: Any) -> Any:
+    """Strings are NFC-normalised and trimmed; lists of strings element-wise."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value).strip()
+    if isinstance(value, list):
+        return [_normalise(item) for item in value]
+    return value
+
+
+def _check_field(name: str, value: Any, errors: list[FieldError]) -> Any:
+    value = _normalise(value)
+    try:
+        value = msgspec.convert(value, _FIELD_TYPES[name], strict=True)
+    except msgspec.ValidationError as exc:
+        errors.append(FieldError(name, _MSGSPEC_PATH.sub("", str(exc))))
+        return None
+    if name == "tags":
+        seen: set[str] = set()
+        for tag in value:
+            if tag in seen:
+                errors.append(FieldError("tags", f"duplicate tag {tag!r}; tags must be distinct"))
+                return None
+            seen.add(tag)
+        return tuple(value)
+    return value
+
+
+def validate_body(body: Mapping[str, Any], mode: Literal["create", "replace", "patch"]) -> Changes:
+    """Check a decoded JSON object against the person rules, reporting every bad field.
+
+    `create` and `replace` return every writable field (absent optional ones as None, so
+    a replacement clears them); `patch` returns only the fields present in the body.
+    """
+    errors: list[FieldError] = []
+    changes: Changes = {}
+    for key in body:
+        if key in READ_ONLY:
+            errors.append(FieldError(key, "is set by the server and cannot be written"))
+        elif key not in _FIELD_TYPES:
+            errors.append(FieldError(key, "unknown field"))
+    for name in WRITABLE:
+        if name not in body:
+            if mode != "patch":
+                if name == "name":
+                    errors.append(FieldError("name", "is required"))
+                else:
+                    changes[name] = None
+            continue
+        value = body[name]
+        if value is None:
+            if name == "name":
+                errors.append(FieldError("name", "is required and cannot be null"))
+            else:
+                changes[name] = None
+            continue
+        checked = _check_field(name, value, errors)
+        # An empty tag list and an absent one mean the same: no tags.
+        changes[name] = checked if checked != () else None
+    if errors:
+        raise ValidationFailed(errors)
+    return changes
+
+
+def utc_now() -> str:
+    """The current time as RFC 3339 UTC with millisecond precision."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def canonical_id(raw: str) -> str | None:
+    """The canonical (upper-case) form of a person id, or None if it cannot be one."""
+    if len(raw) != 26:
+        return None
+    upper = raw.upper()
+    return upper if _ULID.match(upper) else None
+
+
+def new_id() -> str:
+    """A fresh URL-safe, time-sortable id (ULID)."""
+    from ulid import ULID
+
+    return str(ULID())

@@ -1,0 +1,87 @@
+"""PynamoDB models: one table, keyed for one-request operations.
+
+Table `pk` (hash) + `sk` (range):
+- person:  pk = "PERSON#<id>", sk = "PERSON". Get, create, replace, patch and delete are
+  each one request by primary key, for the owner and for admins alike; ownership is a
+  condition on the write, not a lookup before it.
+- GSI `by-owner` (hash `list_owner`, range `id`, projection ALL) lists a user's people in
+  creation order (ids are ULIDs). Only live people carry `list_owner`, so the index is sparse
+  and deleted people drop out of it in the same write that deletes them.
+
+Deletion is a soft delete: one UpdateItem marks the item deleted (recording who did it),
+removes it from the index, and sets `expires_at` so DynamoDB's TTL purges it. Every read
+treats a marked item as absent.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    ListAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import Settings
+
+PERSON_SK = "PERSON"
+
+
+def person_pk(person_id: str) -> str:
+    return f"PERSON#{person_id}"
+
+
+class OwnerIndex(GlobalSecondaryIndex["PersonModel"]):  # type: ignore[no-untyped-call]
+    """A user's live people, oldest first."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    list_owner = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class PersonModel(Model):
+    """A person item (live or soft-deleted)."""
+
+    class Meta:
+        table_name = "unbound"  # set by bind() from the stage's settings
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    list_owner = UnicodeAttribute(null=True)
+    name = UnicodeAttribute()
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    notes = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = NumberAttribute()
+    # The sub of whoever made the latest change, so the table's stream carries the actor.
+    actor = UnicodeAttribute(null=True)
+    deleted_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_owner = OwnerIndex()
+
+
+MODELS: tuple[type[Model], ...] = (PersonModel,)
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the stage's table with bounded SDK timeouts and retries."""
+    for model in MODELS:
+        meta = model.Meta
+        meta.table_name = settings.table_name
+        meta.region = settings.region
+        meta.connect_timeout_seconds = settings.ddb_connect_timeout  # type: ignore[assignment]
+        meta.read_timeout_seconds = settings.ddb_read_timeout  # type: ignore[assignment]
+        meta.max_retry_attempts = settings.ddb_max_attempts
+        model._connection = None  # re-created lazily with the new settings

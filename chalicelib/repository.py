@@ -1,0 +1,229 @@
+"""The people repository: the port the use cases need, and its PynamoDB adapter."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import Person
+from chalicelib.errors import PersonNotFound, ServiceUnavailable, VersionMismatch
+
+if TYPE_CHECKING:
+    from chalicelib.models import PersonModel
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Conditions a write must meet: the owner (None = any, for admins) and acceptable versions."""
+
+    owner: str | None
+    versions: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing; `last` is the key to continue after when `more` is true."""
+
+    items: list[Person]
+    more: bool
+
+    @property
+    def last(self) -> str | None:
+        return self.items[-1].id if self.more and self.items else None
+
+
+class PeopleRepository(abc.ABC):
+    """What the use cases need from storage. Every method is one storage request."""
+
+    @abc.abstractmethod
+    def add(self, person: Person, *, actor: str) -> None:
+        """Store a new person."""
+
+    @abc.abstractmethod
+    def get(self, person_id: str) -> Person | None:
+        """The live person with this id, whoever owns it."""
+
+    @abc.abstractmethod
+    def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
+        """Up to `limit` live people of `owner` with ids after `after`, oldest first."""
+
+    @abc.abstractmethod
+    def update(
+        self, person_id: str, changes: Mapping[str, Any], *, actor: str, at: str, guard: Guard
+    ) -> Person:
+        """Set (or, for None, clear) fields and bump the version atomically; returns the result.
+
+        Raises PersonNotFound if the person is absent, deleted or fails the owner guard,
+        VersionMismatch if only the version guard fails.
+        """
+
+    @abc.abstractmethod
+    def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
+        """Delete the person under the same guard rules as update; returns its last state."""
+
+
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
+)
+
+
+def _old_item(exc: BaseException) -> dict[str, Any] | None:
+    """The item DynamoDB returned with a failed condition (ReturnValuesOnConditionCheckFailure)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and "Item" in response:
+            item: dict[str, Any] = response["Item"]
+            return item
+        seen = seen.__cause__ or getattr(seen, "cause", None)
+    return None
+
+
+def _ask_for_old_item(params: dict[str, Any], **_: Any) -> None:
+    # Free on DynamoDB's side, and it lets one failed conditional write tell 404 from 412.
+    if "ConditionExpression" in params:
+        params.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+
+
+class PynamoPeopleRepository(PeopleRepository):
+    """People in DynamoDB through the PynamoDB models."""
+
+    def __init__(self) -> None:
+        from chalicelib import models
+
+        self._models = models
+        self.model = models.PersonModel
+        events = self.model._get_connection().connection.client.meta.events
+        for op in ("PutItem", "UpdateItem", "DeleteItem"):
+            events.register(f"before-parameter-build.dynamodb.{op}", _ask_for_old_item)
+
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import ReadTimeoutError
+        from pynamodb.exceptions import PynamoDBException
+
+        try:
+            yield
+        except PynamoDBException as exc:
+            if exc.cause_response_code in _THROTTLED or isinstance(
+                exc.cause, (BotoConnectionError, ReadTimeoutError)
+            ):
+                raise ServiceUnavailable("the data store is busy; retry shortly") from exc
+            raise
+
+    def _to_person(self, item: PersonModel) -> Person:
+        return Person(
+            id=item.id,
+            owner=item.owner,
+            name=item.name,
+            email=item.email,
+            phone=item.phone,
+            notes=item.notes,
+            tags=tuple(str(tag) for tag in item.tags or ()),
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            version=int(item.version),
+        )
+
+    def _key(self, person_id: str) -> PersonModel:
+        return self.model(self._models.person_pk(person_id), self._models.PERSON_SK)
+
+    def add(self, person: Person, *, actor: str) -> None:
+        m = self.model
+        item = m(
+            self._models.person_pk(person.id),
+            self._models.PERSON_SK,
+            id=person.id,
+            owner=person.owner,
+            list_owner=person.owner,
+            name=person.name,
+            email=person.email,
+            phone=person.phone,
+            notes=person.notes,
+            tags=list(person.tags) or None,
+            created_at=person.created_at,
+            updated_at=person.updated_at,
+            version=person.version,
+            actor=actor,
+        )
+        with self._storage_errors():
+            item.save(condition=m.pk.does_not_exist())
+
+    def get(self, person_id: str) -> Person | None:
+        with self._storage_errors():
+            try:
+                item = self.model.get(
+                    self._models.person_pk(person_id), self._models.PERSON_SK, consistent_read=True
+                )
+            except self.model.DoesNotExist:
+                return None
+        return None if item.deleted_at else self._to_person(item)
+
+    def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
+        index = self.model.by_owner
+        condition = self.model.id > after if after else None
+        with self._storage_errors():
+            items = list(index.query(owner, range_key_condition=condition, limit=limit + 1))
+        people = [self._to_person(item) for item in items[:limit]]
+        return Page(items=people, more=len(items) > limit)
+
+    def _conditional_update(self, person_id: str, actions: list[Any], guard: Guard) -> PersonModel:
+        from pynamodb.exceptions import UpdateError
+
+        m = self.model
+        condition = m.pk.exists() & m.deleted_at.does_not_exist()
+        if guard.owner is not None:
+            condition &= m.owner == guard.owner
+        if guard.versions is not None:
+            # An If-Match naming no usable version can never match (but 404 still wins).
+            condition &= m.version.is_in(*guard.versions) if guard.versions else m.version == -1
+        item = self._key(person_id)
+        with self._storage_errors():
+            try:
+                item.update(actions=actions, condition=condition)
+            except UpdateError as exc:
+                if exc.cause_response_code != "ConditionalCheckFailedException":
+                    raise
+                old = _old_item(exc)
+                if (
+                    old is None
+                    or "deleted_at" in old
+                    or (guard.owner is not None and old.get("owner", {}).get("S") != guard.owner)
+                ):
+                    raise PersonNotFound(f"no person with id {person_id!r}") from None
+                version = old.get("version", {}).get("N")
+                raise VersionMismatch(f"person {person_id} is at version {version}") from None
+        return item
+
+    def _common_actions(self, actor: str, at: str) -> list[Any]:
+        m = self.model
+        return [m.updated_at.set(at), m.actor.set(actor), m.version.add(1)]
+
+    def update(
+        self, person_id: str, changes: Mapping[str, Any], *, actor: str, at: str, guard: Guard
+    ) -> Person:
+        m = self.model
+        actions = self._common_actions(actor, at)
+        for field, value in changes.items():
+            attribute = getattr(m, field)
+            if value is None:
+                actions.append(attribute.remove())
+            else:
+                actions.append(attribute.set(list(value) if field == "tags" else value))
+        return self._to_person(self._conditional_update(person_id, actions, guard))
+
+    def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
+        m = self.model
+        actions = [
+            *self._common_actions(actor, at),
+            m.deleted_at.set(at),
+            m.list_owner.remove(),
+            # Eligible for TTL removal at once; reads already treat it as gone.
+            m.expires_at.set(datetime.fromisoformat(at)),
+        ]
+        return self._to_person(self._conditional_update(person_id, actions, guard))

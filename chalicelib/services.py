@@ -1,0 +1,147 @@
+"""Use cases. Plain functions taking their collaborators; they raise domain errors only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain import Person, canonical_id, new_id, utc_now, validate_body
+from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
+
+if TYPE_CHECKING:
+    from chalicelib.repository import Guard, Page, PeopleRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the Cognito `sub` and whether they are in the `admins` group."""
+
+    sub: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """An If-Match header: None = absent, `any_version` = `*`, else the acceptable versions."""
+
+    versions: frozenset[int] = frozenset()
+    any_version: bool = False
+
+
+def _guard(caller: Caller, precondition: Precondition | None) -> Guard:
+    from chalicelib.repository import Guard
+
+    versions = None
+    if precondition is not None and not precondition.any_version:
+        versions = precondition.versions
+    return Guard(owner=None if caller.is_admin else caller.sub, versions=versions)
+
+
+def _person_id(raw: str) -> str:
+    person_id = canonical_id(raw)
+    if person_id is None:
+        raise PersonNotFound(f"no person with id {raw[:64]!r}")
+    return person_id
+
+
+def create_person(
+    caller: Caller,
+    body: Mapping[str, Any],
+    repo: PeopleRepository,
+    *,
+    clock: Callable[[], str] = utc_now,
+    make_id: Callable[[], str] = new_id,
+) -> Person:
+    """Validate and store a new person owned by the caller."""
+    changes = validate_body(body, "create")
+    now = clock()
+    person = Person(
+        id=make_id(),
+        owner=caller.sub,
+        name=changes["name"],
+        email=changes["email"],
+        phone=changes["phone"],
+        notes=changes["notes"],
+        tags=changes["tags"] or (),
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    repo.add(person, actor=caller.sub)
+    return person
+
+
+def get_person(caller: Caller, raw_id: str, repo: PeopleRepository) -> Person:
+    """The person, if it exists and the caller may see it."""
+    person = repo.get(_person_id(raw_id))
+    if person is None or not (caller.is_admin or person.owner == caller.sub):
+        raise PersonNotFound(f"no person with id {raw_id!r}")
+    return person
+
+
+def list_people(
+    caller: Caller,
+    repo: PeopleRepository,
+    *,
+    owner: str | None,
+    limit: int,
+    after: str | None,
+) -> Page:
+    """One page of a user's people, oldest first; only admins may name another owner."""
+    target = owner or caller.sub
+    if target != caller.sub and not caller.is_admin:
+        raise ForbiddenOwner("only members of the admins group may list another user's people")
+    return repo.list_by_owner(target, limit=limit, after=after)
+
+
+def replace_person(
+    caller: Caller,
+    raw_id: str,
+    body: Mapping[str, Any],
+    repo: PeopleRepository,
+    precondition: Precondition | None,
+    *,
+    clock: Callable[[], str] = utc_now,
+) -> Person:
+    """Replace every client-writable field (omitted optional fields are cleared)."""
+    person_id = _person_id(raw_id)
+    changes = validate_body(body, "replace")
+    return repo.update(person_id, changes, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+
+
+def patch_person(
+    caller: Caller,
+    raw_id: str,
+    body: Mapping[str, Any],
+    repo: PeopleRepository,
+    precondition: Precondition | None,
+    *,
+    clock: Callable[[], str] = utc_now,
+) -> Person:
+    """Apply a JSON Merge Patch atomically; an empty patch changes nothing."""
+    person_id = _person_id(raw_id)
+    changes = validate_body(body, "patch")
+    if not changes:
+        person = get_person(caller, person_id, repo)
+        if (
+            precondition is not None
+            and not precondition.any_version
+            and person.version not in precondition.versions
+        ):
+            raise VersionMismatch(f"person {person_id} is at version {person.version}")
+        return person
+    return repo.update(person_id, changes, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+
+
+def delete_person(
+    caller: Caller,
+    raw_id: str,
+    repo: PeopleRepository,
+    precondition: Precondition | None,
+    *,
+    clock: Callable[[], str] = utc_now,
+) -> Person:
+    """Delete the person; returns it as it was just before deletion."""
+    person_id = _person_id(raw_id)
+    return repo.delete(person_id, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))

@@ -1,0 +1,151 @@
+"""Local stack entry point: `python -m devstack run` (make run) and `python -m devstack token`.
+
+Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566). Everything
+listens on 127.0.0.1 only. The stack's description is written to DEVSTACK_STATE (default
+.devstack/state.json) while it runs, so `make token` can find the user pool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from devstack import ROOT
+
+HOST = "127.0.0.1"
+
+
+def _state_path() -> Path:
+    return Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
+
+
+def _port(name: str, default: int) -> int:
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        sys.exit(f"{name} must be a port number, not {raw!r}")
+    return int(raw)
+
+
+def _wait_for_health(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"chalice local exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"chalice local did not answer {url} within {timeout:.0f}s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run() -> int:
+    """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM."""
+    from devstack.emulator import start_emulator
+    from devstack.provision import provision
+
+    api_port = _port("PEOPLE_API_PORT", 8000)
+    emulator_port = _port("PEOPLE_EMULATOR_PORT", 4566)
+    endpoint = f"http://{HOST}:{emulator_port}"
+    state_path = _state_path()
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    emulator = start_emulator(emulator_port)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        info = provision(endpoint)
+        env = {**os.environ, **info.app_environment(), "PYTHONUNBUFFERED": "1"}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "devstack.chalice_local",
+                "local",
+                "--stage",
+                "local",
+                "--no-autoreload",
+                "--host",
+                HOST,
+                "--port",
+                str(api_port),
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        api_url = f"http://{HOST}:{api_port}"
+        _wait_for_health(f"{api_url}/health", proc)
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(json.dumps({**info.to_dict(), "api_url": api_url}, indent=2))
+        print(
+            f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
+            f"  get a token:   TOKEN=$(make token USER=alice)\n"
+            f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
+            f"  admin token:   make token USER=root GROUP=admins\n"
+            "Data lives in memory until you stop the stack. Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc is not None:
+            _stop(proc)
+        state_path.unlink(missing_ok=True)
+        emulator.stop()
+
+
+def token(user: str, group: str | None) -> int:
+    """Print one line: a fresh ID token for a local user."""
+    from devstack.provision import StackInfo
+    from devstack.tokens import id_token
+
+    state_path = _state_path()
+    try:
+        state = json.loads(state_path.read_text())
+    except FileNotFoundError:
+        print("the local stack is not running: start it with `make run`", file=sys.stderr)
+        return 1
+    state.pop("api_url", None)
+    print(id_token(StackInfo(**state), user, group or None))
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="start the local stack")
+    token_parser = commands.add_parser("token", help="print an ID token for a local user")
+    token_parser.add_argument("--user", required=True)
+    token_parser.add_argument("--group", default="")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run()
+    return token(args.user, args.group)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

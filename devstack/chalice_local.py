@@ -1,0 +1,83 @@
+"""`chalice local`, with API Gateway's gateway responses applied to its own answers.
+
+Deployed, API Gateway answers some requests itself (no token: 401, unknown route: 403) and
+`make deploy` reshapes those answers into problem+json with gateway responses
+(infra/gateway-responses.json). chalice local plays API Gateway here, so the same table is
+applied to its answers. Everything else is plain `chalice local`: same CLI, same arguments.
+
+Usage: python -m devstack.chalice_local local --stage local --no-autoreload [--host H --port P]
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any
+
+from chalice import local
+from chalice.cli import main as chalice_main
+from chalice.cli.factory import CLIFactory
+
+from devstack import ROOT
+
+PROBLEM = "application/problem+json"
+_RESPONSES: dict[str, dict[str, Any]] = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
+
+
+def gateway_response_type(error: local.LocalGatewayException) -> str:
+    """Which API Gateway gateway response a chalice local error corresponds to."""
+    body = error.body or b""
+    if isinstance(error, local.NotAuthorizedError):
+        return "UNAUTHORIZED"
+    if isinstance(error, local.InvalidAuthorizerError):
+        return "AUTHORIZER_CONFIGURATION_ERROR"
+    if isinstance(error, local.ForbiddenError) and (
+        b"Missing Authentication Token" in body or b"requires 'Credential'" in body
+    ):
+        return "MISSING_AUTHENTICATION_TOKEN"
+    if isinstance(error, local.ForbiddenError):
+        return "ACCESS_DENIED"
+    return "DEFAULT_5XX" if error.CODE >= 500 else "DEFAULT_4XX"
+
+
+def as_problem(error: local.LocalGatewayException) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers and body the deployed gateway would send for this error."""
+    headers = dict(error.headers or {})
+    if headers.get("Content-Type") == PROBLEM:
+        return error.CODE, headers, error.body or b""  # already shaped (our local authorizer)
+    template = _RESPONSES[gateway_response_type(error)]
+    status = template["status"] or error.CODE
+    body = {k: template[k] for k in ("type", "title", "detail")}
+    headers["Content-Type"] = PROBLEM
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return status, headers, json.dumps({**body, "status": status}).encode()
+
+
+class GatewayResponseHandler(local.ChaliceRequestHandler):
+    """chalice local's request handler with gateway responses applied."""
+
+    def _send_error_response(self, error: local.LocalGatewayException) -> None:
+        status, headers, body = as_problem(error)
+        self._send_http_response(status, headers, body)
+
+
+def _create_local_server(
+    self: CLIFactory, app_obj: Any, config: Any, host: str, port: int
+) -> local.LocalDevServer:
+    server = local.create_local_server(app_obj, config, host, port)
+    server.server.RequestHandlerClass = functools.partial(
+        GatewayResponseHandler, app_object=server.app_object, config=config
+    )
+    return server
+
+
+def main(argv: list[str]) -> int:
+    CLIFactory.create_local_server = _create_local_server  # type: ignore[method-assign]
+    sys.argv = ["chalice", "--project-dir", str(ROOT), *argv]
+    return int(chalice_main() or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
