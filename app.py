@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice.app import Chalice, CognitoUserPoolAuthorizer, Request, Response
@@ -85,7 +86,7 @@ def create_person() -> Response:
 def list_people() -> Response:
     request = _request()
     caller = _caller()
-    params: dict[str, str] = request.query_params or {}
+    params: Mapping[str, str] = request.query_params or {}
     owner = params.get("owner") or caller.sub
     limit = parse_limit(request)
     scope = f"people:{owner}"

@@ -1,0 +1,64 @@
+"""An in-memory PeopleRepository: same contract as the PynamoDB adapter, for service tests."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from chalicelib.domain import Person
+from chalicelib.errors import PersonNotFound, VersionMismatch
+from chalicelib.repository import Guard, Page, PeopleRepository
+
+
+class InMemoryPeopleRepository(PeopleRepository):
+    def __init__(self) -> None:
+        self.people: dict[str, Person] = {}
+        self.deleted: dict[str, Person] = {}
+        self.actors: dict[str, str] = {}
+        self.requests = 0
+
+    def add(self, person: Person, *, actor: str) -> None:
+        self.requests += 1
+        assert person.id not in self.people and person.id not in self.deleted
+        self.people[person.id] = person
+        self.actors[person.id] = actor
+
+    def get(self, person_id: str) -> Person | None:
+        self.requests += 1
+        return self.people.get(person_id)
+
+    def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
+        self.requests += 1
+        mine = sorted(
+            (p for p in self.people.values() if p.owner == owner and (after is None or p.id > after)),
+            key=lambda p: p.id,
+        )
+        return Page(items=mine[:limit], more=len(mine) > limit)
+
+    def _check(self, person_id: str, guard: Guard) -> Person:
+        person = self.people.get(person_id)
+        if person is None or (guard.owner is not None and person.owner != guard.owner):
+            raise PersonNotFound(f"no person with id {person_id!r}")
+        if guard.versions is not None and person.version not in guard.versions:
+            raise VersionMismatch(f"person {person_id} is at version {person.version}")
+        return person
+
+    def update(
+        self, person_id: str, changes: Mapping[str, Any], *, actor: str, at: str, guard: Guard
+    ) -> Person:
+        self.requests += 1
+        person = self._check(person_id, guard)
+        values = {k: (() if k == "tags" and v is None else v) for k, v in changes.items()}
+        updated = msgspec.structs.replace(person, **values, updated_at=at, version=person.version + 1)
+        self.people[person_id] = updated
+        self.actors[person_id] = actor
+        return updated
+
+    def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
+        self.requests += 1
+        person = self._check(person_id, guard)
+        self.deleted[person_id] = self.people.pop(person_id)
+        self.actors[person_id] = actor
+        return person
