@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain import canonical_id, new_id, validate_body
+from chalicelib.errors import ValidationFailed
+
+
+def errors_of(body: dict[str, object], mode: str = "create") -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as info:
+        validate_body(body, mode)  # type: ignore[arg-type]
+    return {e.field: e.message for e in info.value.errors}
+
+
+def test_name_is_trimmed_and_nfc_normalised() -> None:
+    changes = validate_body({"name": "  Jose\u0301  "}, "create")
+    assert changes["name"] == "Jos\u00e9"
+
+
+def test_create_fills_absent_optional_fields_with_none() -> None:
+    assert validate_body({"name": "Ada"}, "create") == {
+        "name": "Ada",
+        "email": None,
+        "phone": None,
+        "notes": None,
+        "tags": None,
+    }
+
+
+def test_patch_returns_only_present_fields() -> None:
+    assert validate_body({"email": None, "notes": "hi"}, "patch") == {"email": None, "notes": "hi"}
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "a\x00b", "tab\there", 7, ["Ada"]])
+def test_bad_names_are_rejected(name: object) -> None:
+    assert "name" in errors_of({"name": name})
+
+
+def test_a_name_of_200_characters_after_trimming_is_accepted() -> None:
+    assert validate_body({"name": " " + "x" * 200 + " "}, "create")["name"] == "x" * 200
+
+
+def test_every_bad_field_is_reported_at_once() -> None:
+    errors = errors_of(
+        {"name": "", "email": "nope", "phone": "call me", "notes": "n" * 2001, "tags": ["a", "a"], "x": 1}
+    )
+    assert set(errors) == {"name", "email", "phone", "notes", "tags", "x"}
+    assert errors["x"] == "unknown field"
+    assert "distinct" in errors["tags"]
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "a.b+c@sub.example.org"])
+def test_valid_emails_pass(email: str) -> None:
+    assert validate_body({"name": "Ada", "email": email}, "create")["email"] == email
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "ada",
+        "ada@",
+        "@example.com",
+        "ada@example",
+        "a b@example.com",
+        "x" * 65 + "@example.com",
+        "a@" + "b" * 250 + ".com",
+    ],
+)
+def test_invalid_emails_fail(email: str) -> None:
+    assert "email" in errors_of({"name": "Ada", "email": email})
+
+
+@pytest.mark.parametrize("phone", ["+44 (0)20 7946-0958", "555.1234"])
+def test_valid_phones_pass(phone: str) -> None:
+    assert validate_body({"name": "Ada", "phone": phone}, "create")["phone"] == phone
+
+
+@pytest.mark.parametrize("phone", ["call me", "+-()", "1" * 33, "12#34"])
+def test_invalid_phones_fail(phone: str) -> None:
+    assert "phone" in errors_of({"name": "Ada", "phone": phone})
+
+
+def test_notes_may_span_lines_but_not_hold_other_control_characters() -> None:
+    assert (
+        validate_body({"name": "A", "notes": "line 1\nline 2\ttab"}, "create")["notes"]
+        == "line 1\nline 2\ttab"
+    )
+    assert "notes" in errors_of({"name": "A", "notes": "bell\x07"})
+
+
+def test_tags_limits() -> None:
+    assert validate_body({"name": "A", "tags": [f"t{i}" for i in range(20)]}, "create")["tags"] == tuple(
+        f"t{i}" for i in range(20)
+    )
+    assert "tags" in errors_of({"name": "A", "tags": [f"t{i}" for i in range(21)]})
+    assert "tags" in errors_of({"name": "A", "tags": ["x" * 51]})
+    assert "tags" in errors_of({"name": "A", "tags": [" "]})
+    assert "tags" in errors_of({"name": "A", "tags": "not-a-list"})
+
+
+def test_an_empty_tag_list_means_no_tags() -> None:
+    assert validate_body({"name": "A", "tags": []}, "create")["tags"] is None
+
+
+def test_server_fields_are_read_only() -> None:
+    errors = errors_of({"name": "A", "id": "x", "version": 3, "owner": "me"})
+    assert set(errors) == {"id", "version", "owner"}
+    assert "server" in errors["id"]
+
+
+def test_name_cannot_be_cleared_by_a_patch_or_omitted_by_a_replacement() -> None:
+    assert "name" in errors_of({"name": None}, "patch")
+    assert "name" in errors_of({"email": "a@example.com"}, "replace")
+
+
+def test_ids_are_time_sortable_ulids_and_case_insensitive() -> None:
+    first, second = new_id(), new_id()
+    assert canonical_id(first) == first
+    assert canonical_id(first.lower()) == first
+    assert len(first) == 26 and first[:8] <= second[:8]
+    assert canonical_id("not-an-id") is None
+    assert canonical_id("I" * 26) is None  # I, L, O and U are not in the alphabet
+    assert canonical_id("0" * 1000) is None

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from chalicelib import services
+from chalicelib.errors import ForbiddenOwner, PersonNotFound, ValidationFailed, VersionMismatch
+from chalicelib.services import Caller, Precondition
+from tests.fakes import InMemoryPeopleRepository
+
+ALICE = Caller("alice")
+BOB = Caller("bob")
+ADMIN = Caller("root", is_admin=True)
+_ids = (f"01ARZ3NDEKTSV4RRFFQ69G5{n:03d}" for n in itertools.count())
+
+
+@pytest.fixture
+def repo() -> InMemoryPeopleRepository:
+    return InMemoryPeopleRepository()
+
+
+def make(repo: InMemoryPeopleRepository, caller: Caller = ALICE, **body: object) -> services.Person:
+    return services.create_person(
+        caller,
+        {"name": "Ada", **body},
+        repo,
+        clock=lambda: "2026-01-01T00:00:00.000Z",
+        make_id=lambda: next(_ids),
+    )
+
+
+def test_create_sets_server_fields(repo: InMemoryPeopleRepository) -> None:
+    person = make(repo, email="ada@example.com")
+    assert person.owner == "alice" and person.version == 1
+    assert person.created_at == person.updated_at == "2026-01-01T00:00:00.000Z"
+    assert repo.actors[person.id] == "alice"
+
+
+def test_create_rejects_invalid_bodies_without_storing(repo: InMemoryPeopleRepository) -> None:
+    with pytest.raises(ValidationFailed):
+        services.create_person(ALICE, {"name": ""}, repo)
+    assert repo.people == {}
+
+
+def test_other_users_person_is_not_found(repo: InMemoryPeopleRepository) -> None:
+    person = make(repo)
+    with pytest.raises(PersonNotFound):
+        services.get_person(BOB, person.id, repo)
+    with pytest.raises(PersonNotFound):
+        services.patch_person(BOB, person.id, {"name": "Eve"}, repo, None)
+    with pytest.raises(PersonNotFound):
+        services.delete_person(BOB, person.id, repo, None)
+    assert services.get_person(ALICE, person.id, repo).name == "Ada"
+
+
+def test_admins_may_read_change_and_delete_anyones_person(repo: InMemoryPeopleRepository) -> None:
+    person = make(repo)
+    assert services.get_person(ADMIN, person.id, repo) == person
+    changed = services.patch_person(ADMIN, person.id, {"notes": "checked"}, repo, None)
+    assert changed.notes == "checked" and changed.owner == "alice" and repo.actors[person.id] == "root"
+    services.delete_person(ADMIN, person.id, repo, None)
+    with pytest.raises(PersonNotFound):
+        services.get_person(ALICE, person.id, repo)
+
+
+def test_replace_clears_omitted_optional_fields(repo: InMemoryPeopleRepository) -> None:
+    person = make(repo, email="ada@example.com", tags=["x"])
+    replaced = services.replace_person(ALICE, person.id, {"name": "Ada L"}, repo, None)
+    assert (replaced.name, replaced.email, replaced.tags, replaced.version) == ("Ada L", None, (), 2)
+
+
+def test_if_match_guards_writes(repo: InMemoryPeopleRepository) -> None:
+    person = make(repo)
+    with pytest.raises(VersionMismatch):
+        services.patch_person(ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({7})))
+    ok = services.patch_person(ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({1})))
+    assert ok.version == 2
+    assert (
+        services.patch_person(ALICE, person.id, {"notes": "y"}, repo, Precondition(any_version=True)).version
+        == 3
+    )
+
+
+def test_an_empty_patch_changes_nothing_but_still_checks_the_precondition(
+    repo: InMemoryPeopleRepository,
+) -> None:
+    person = make(repo)
+    assert services.patch_person(ALICE, person.id, {}, repo, None) == person
+    with pytest.raises(VersionMismatch):
+        services.patch_person(ALICE, person.id, {}, repo, Precondition(frozenset({9})))
+
+
+def test_malformed_ids_are_not_found_without_touching_storage(repo: InMemoryPeopleRepository) -> None:
+    with pytest.raises(PersonNotFound):
+        services.get_person(ALICE, "../../etc/passwd", repo)
+    assert repo.requests == 0
+
+
+def test_listing_another_owner_needs_admin(repo: InMemoryPeopleRepository) -> None:
+    make(repo, caller=BOB)
+    with pytest.raises(ForbiddenOwner):
+        services.list_people(ALICE, repo, owner="bob", limit=10, after=None)
+    page = services.list_people(ADMIN, repo, owner="bob", limit=10, after=None)
+    assert [p.owner for p in page.items] == ["bob"]
+
+
+def test_listing_pages_in_creation_order(repo: InMemoryPeopleRepository) -> None:
+    created = [make(repo, name=f"p{i}") for i in range(5)]
+    first = services.list_people(ALICE, repo, owner=None, limit=2, after=None)
+    assert [p.id for p in first.items] == [p.id for p in created[:2]] and first.last == created[1].id
+    rest = services.list_people(ALICE, repo, owner=None, limit=10, after=first.last)
+    assert [p.id for p in rest.items] == [p.id for p in created[2:]] and rest.last is None
