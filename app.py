@@ -155,8 +155,8 @@ def person_history(person_id: str) -> Response:
     return json_response(page.items, 200, headers)
 
 
-# Deploy notes (README): the event source mapping needs FunctionResponseTypes
-# [ReportBatchItemFailures], bounded retries and an on-failure destination; Chalice does not set them.
+# Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event
+# sources; `chalice package --merge-template infra/event-sources.json` adds them (see the README).
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     records = event.to_dict()["Records"]
