@@ -133,6 +133,8 @@ class PynamoHistoryRepository(HistoryRepository):
         )
 
     def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:
+        from chalicelib.repository import storage_errors
+
         models, m = self._models, self.model
         if before is None:
             # Backwards from the person item: it comes first (for its owner), then the history.
@@ -141,15 +143,16 @@ class PynamoHistoryRepository(HistoryRepository):
         else:
             condition = m.sk.between(models.HISTORY_PREFIX, models.history_sk(max(before - 1, 0)))
             wanted = limit + 1
-        found = list(
-            m.query(
-                models.person_pk(person_id),
-                range_key_condition=condition,
-                scan_index_forward=False,
-                limit=wanted,
-                page_size=wanted,
+        with storage_errors():
+            found = list(
+                m.query(
+                    models.person_pk(person_id),
+                    range_key_condition=condition,
+                    scan_index_forward=False,
+                    limit=wanted,
+                    page_size=wanted,
+                )
             )
-        )
         owner = None
         if found and found[0].sk == models.PERSON_SK:
             owner = found.pop(0).owner
