@@ -116,7 +116,12 @@ def run() -> int:
             "Data lives in memory until you stop the stack. Ctrl-C stops everything.\n",
             flush=True,
         )
-        return proc.wait()
+        # Python runs signal handlers on the main thread only, but the kernel may hand Ctrl-C
+        # to any thread (the emulator's, the pump's); a blocking wait() would then never see
+        # it. Waking up regularly lets the handler run.
+        while (code := proc.poll()) is None:
+            time.sleep(0.2)
+        return code
     except KeyboardInterrupt:
         return 0
     finally:

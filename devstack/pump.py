@@ -29,7 +29,9 @@ Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_BATCH_SIZE = 100  # as app.py's on_dynamodb_record
 STREAM_MAX_RETRY_ATTEMPTS = 10  # what the deploy issue sets on the event source mapping
 SNS_MAX_RECEIVES = 3  # Lambda async invocation: the first attempt and two retries
-POLL_SECONDS = 0.1
+# The stream is polled often right after activity and less when idle: every poll leaves a
+# shard iterator behind in the emulator's memory.
+POLL_SECONDS = (0.05, 0.5)
 
 
 def _epoch(value: Any) -> float:
@@ -260,11 +262,15 @@ class Pump:
 
     # -- threads --------------------------------------------------------------------------------
 
-    def _loop(self, step: Callable[[], int], idle: float) -> None:
+    def _loop(self, step: Callable[[], int], idle: tuple[float, float]) -> None:
+        wait = idle[0]
         while not self._stop.is_set():
             try:
-                if not step():
-                    self._stop.wait(idle)
+                if step():
+                    wait = idle[0]
+                else:
+                    self._stop.wait(wait)
+                    wait = min(wait * 1.5, idle[1])
             except Exception:
                 # The emulator going away at shutdown, or a bug: keep the stack up, say so.
                 if not self._stop.is_set():
@@ -274,7 +280,7 @@ class Pump:
     def start(self) -> None:
         for name, step, idle in (
             ("stream-pump", self.pump_stream, POLL_SECONDS),
-            ("sns-pump", self.pump_queue, 0.0),
+            ("sns-pump", self.pump_queue, (0.0, 0.0)),  # a long poll waits by itself
         ):
             thread = threading.Thread(target=self._loop, args=(step, idle), name=name, daemon=True)
             thread.start()
