@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalice.app import Chalice, CognitoUserPoolAuthorizer, Request, Response
+from chalice.app import Chalice, CognitoUserPoolAuthorizer, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib import services
+from chalicelib import events, services
 from chalicelib.auth import authorize_local, caller_from_context
-from chalicelib.config import auth_settings
+from chalicelib.config import auth_settings, event_sources, settings
 from chalicelib.domain import Person
 from chalicelib.http import (
     JSON,
@@ -24,7 +24,7 @@ from chalicelib.http import (
     parse_limit,
     read_json_object,
 )
-from chalicelib.wiring import cursors, people_repo
+from chalicelib.wiring import change_publisher, cursors, history_repo, people_repo
 
 app = Chalice(app_name="people-api")
 
@@ -35,6 +35,8 @@ if _auth.mode == "local-jwt":
     authorizer = app.authorizer(name="LocalCognitoVerifier")(authorize_local)
 else:
     authorizer = CognitoUserPoolAuthorizer("PeopleUserPool", provider_arns=[_auth.user_pool_arn])
+
+_sources = event_sources()
 
 # We check Content-Type ourselves so an unsupported one gets problem+json, not Chalice's 415.
 ANY_TYPE = ["*/*"]
@@ -134,3 +136,34 @@ def delete_person(person_id: str) -> Response:
     precondition = parse_if_match(_request().headers.get("if-match"))
     services.delete_person(_caller(), person_id, people_repo(), precondition)
     return json_response({})
+
+
+@app.route("/people/{person_id}/history", methods=["GET"], authorizer=authorizer)
+@view
+def person_history(person_id: str) -> Response:
+    request = _request()
+    limit = parse_limit(request)
+    scope = f"history:{person_id.upper()}"
+    params: Mapping[str, str] = request.query_params or {}
+    cursor = params.get("cursor")
+    before = cursors().decode_int(scope, cursor) if cursor else None
+    page = services.person_history(_caller(), person_id, history_repo(), limit=limit, before=before)
+    headers = {}
+    if page.last is not None:
+        query = {"limit": str(limit), "cursor": cursors().encode(scope, str(page.last))}
+        headers["Link"] = next_link(request, f"/people/{person_id.upper()}/history", query)
+    return json_response(page.items, 200, headers)
+
+
+# Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event
+# sources; `chalice package --merge-template infra/event-sources.json` adds them (see the README).
+@app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
+def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    records = event.to_dict()["Records"]
+    return events.publish_batch(records, change_publisher(), settings().event_source)
+
+
+@app.on_sns_message(topic=_sources.topic_arn)
+def record_notification(event: SNSEvent) -> None:
+    records = event.to_dict().get("Records") or []
+    events.record_notifications(records, history_repo(), ttl_days=settings().history_ttl_days)

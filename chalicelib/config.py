@@ -17,6 +17,12 @@ AuthMode = Literal["cognito", "local-jwt"]
 # A syntactically valid ARN so that `app.py` imports (tests, `chalice package`) without a
 # deployed pool; `make deploy` writes the real one into the stage's environment variables.
 PLACEHOLDER_POOL_ARN = "arn:aws:cognito-idp:us-east-1:000000000000:userpool/us-east-1_placeholder"
+# The same for the event sources: `make deploy` writes the table's stream ARN and the topic ARN.
+PLACEHOLDER_STREAM_ARN = (
+    "arn:aws:dynamodb:us-east-1:000000000000:table/people-placeholder/stream/1970-01-01T00:00:00.000"
+)
+PLACEHOLDER_TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:people-placeholder-changes"
+DEFAULT_HISTORY_TTL_DAYS = 90
 
 
 class ConfigError(RuntimeError):
@@ -29,6 +35,14 @@ class AuthSettings:
 
     mode: AuthMode
     user_pool_arn: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventSources:
+    """What `app.py` needs at import time to register the stream and SNS handlers."""
+
+    stream_arn: str
+    topic_arn: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +60,13 @@ class Settings:
     ddb_connect_timeout: float
     ddb_read_timeout: float
     ddb_max_attempts: int
+    events: EventSources
+    history_ttl_days: int
+
+    @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of this stage's change events."""
+        return f"people-api/{self.stage}"
 
     @property
     def issuer(self) -> str:
@@ -58,6 +79,13 @@ def _auth_from(env: Mapping[str, str]) -> AuthSettings:
         raise ConfigError(f"AUTH_MODE must be 'cognito' or 'local-jwt', not {mode!r}")
     arn = env.get("COGNITO_USER_POOL_ARN") or PLACEHOLDER_POOL_ARN
     return AuthSettings(mode=mode, user_pool_arn=arn)  # type: ignore[arg-type]
+
+
+def _events_from(env: Mapping[str, str]) -> EventSources:
+    return EventSources(
+        stream_arn=env.get("TABLE_STREAM_ARN") or PLACEHOLDER_STREAM_ARN,
+        topic_arn=env.get("CHANGES_TOPIC_ARN") or PLACEHOLDER_TOPIC_ARN,
+    )
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -73,6 +101,13 @@ def _number(env: Mapping[str, str], name: str, default: str) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"environment variable {name} must be a number, not {raw!r}") from None
+
+
+def _history_ttl_days(env: Mapping[str, str]) -> int:
+    days = _number(env, "HISTORY_TTL_DAYS", str(DEFAULT_HISTORY_TTL_DAYS))
+    if days != int(days) or days < 1:
+        raise ConfigError(f"HISTORY_TTL_DAYS must be a whole number of days >= 1, not {days!r}")
+    return int(days)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
@@ -102,12 +137,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ddb_connect_timeout=_number(env, "DDB_CONNECT_TIMEOUT", "1"),
         ddb_read_timeout=_number(env, "DDB_READ_TIMEOUT", "3"),
         ddb_max_attempts=int(_number(env, "DDB_MAX_ATTEMPTS", "3")),
+        events=_events_from(env),
+        history_ttl_days=_history_ttl_days(env),
     )
 
 
 def auth_settings() -> AuthSettings:
     """The authorizer choice, read at import by `app.py`; only a malformed AUTH_MODE fails."""
     return _auth_from(os.environ)
+
+
+def event_sources() -> EventSources:
+    """The stream and topic the event handlers subscribe to, read at import by `app.py`."""
+    return _events_from(os.environ)
 
 
 @cache

@@ -194,6 +194,13 @@ class CursorCodec:
             raise errors.InvalidCursor("the cursor is not one this listing issued; start again without it")
         return last
 
+    def decode_int(self, scope: str, token: str) -> int:
+        """A cursor whose key is a non-negative integer (a version)."""
+        last = self.decode(scope, token)
+        if not last.isdigit():
+            raise errors.InvalidCursor("the cursor is not one this listing issued; start again without it")
+        return int(last)
+
 
 def api_root(request: Request, collection: str = "/people") -> str:
     """The path prefix in front of the API's routes (the API Gateway stage, if any)."""

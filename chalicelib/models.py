@@ -11,6 +11,14 @@ Table `pk` (hash) + `sk` (range):
 Deletion is a soft delete: one UpdateItem marks the item deleted (recording who did it),
 removes it from the index, and sets `expires_at` so DynamoDB's TTL purges it. Every read
 treats a marked item as absent.
+
+History entries live in the same table, under the person's partition:
+- history: pk = "PERSON#<id>", sk = "HISTORY#<version, zero-padded>". The person's version is
+  bumped by every write, so it orders a person's changes exactly as DynamoDB applied them and
+  names each change once: the conditional put that records an event cannot add a second entry
+  for a redelivered one. Entries expire by TTL (`expires_at`), independently of the person.
+  Querying the partition backwards from sk = "PERSON" yields the person item first (its owner,
+  even after a soft delete) and then the history newest first: one Query per page.
 """
 
 from __future__ import annotations
@@ -21,16 +29,24 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
+from pynamodb.connection.table import TableConnection
+from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
 
 PERSON_SK = "PERSON"
+HISTORY_PREFIX = "HISTORY#"
+_VERSION_DIGITS = 10
 
 
 def person_pk(person_id: str) -> str:
     return f"PERSON#{person_id}"
+
+
+def history_sk(version: int) -> str:
+    return f"{HISTORY_PREFIX}{version:0{_VERSION_DIGITS}d}"
 
 
 class OwnerIndex(GlobalSecondaryIndex["PersonModel"]):  # type: ignore[no-untyped-call]
@@ -50,6 +66,8 @@ class PersonModel(Model):
     class Meta:
         table_name = "unbound"  # set by bind() from the stage's settings
         billing_mode = "PAY_PER_REQUEST"
+        # The stream feeds the change publisher (app.py `publish_changes`).
+        stream_view_type = STREAM_NEW_AND_OLD_IMAGE
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
@@ -72,7 +90,39 @@ class PersonModel(Model):
     by_owner = OwnerIndex()
 
 
-MODELS: tuple[type[Model], ...] = (PersonModel,)
+class HistoryModel(Model):
+    """One recorded change event of a person (see the module docstring for the keys).
+
+    Every attribute but the keys is nullable because the history query also returns the
+    person item of the same partition, read through this model for its `owner` only.
+    """
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    owner = UnicodeAttribute(null=True)
+    event_id = UnicodeAttribute(null=True)
+    type = UnicodeAttribute(null=True)
+    time = UnicodeAttribute(null=True)
+    actor = UnicodeAttribute(null=True)
+    changed_fields = ListAttribute(of=UnicodeAttribute, null=True)
+    # The person's public fields before and after the change, as JSON text (null when absent).
+    before = UnicodeAttribute(null=True)
+    after = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # Both models address the same table with the same keys, so they share one
+        # TableConnection and with it one botocore client: a second client would cost
+        # every cold start of a function using both (the API) another client set-up.
+        return PersonModel._get_connection()
+
+
+MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel)
 
 
 def bind(settings: Settings) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -89,6 +89,23 @@ def _ask_for_old_item(params: dict[str, Any], **_: Any) -> None:
         params.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
 
 
+@contextmanager
+def storage_errors() -> Iterator[None]:
+    """Throttling and unreachable storage (after the SDK's retries) become ServiceUnavailable."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import ReadTimeoutError
+    from pynamodb.exceptions import PynamoDBException
+
+    try:
+        yield
+    except PynamoDBException as exc:
+        if exc.cause_response_code in _THROTTLED or isinstance(
+            exc.cause, (BotoConnectionError, ReadTimeoutError)
+        ):
+            raise ServiceUnavailable("the data store is busy; retry shortly") from exc
+        raise
+
+
 class PynamoPeopleRepository(PeopleRepository):
     """People in DynamoDB through the PynamoDB models."""
 
@@ -101,20 +118,8 @@ class PynamoPeopleRepository(PeopleRepository):
         for op in ("PutItem", "UpdateItem", "DeleteItem"):
             events.register(f"before-parameter-build.dynamodb.{op}", _ask_for_old_item)
 
-    @contextmanager
-    def _storage_errors(self) -> Iterator[None]:
-        from botocore.exceptions import ConnectionError as BotoConnectionError
-        from botocore.exceptions import ReadTimeoutError
-        from pynamodb.exceptions import PynamoDBException
-
-        try:
-            yield
-        except PynamoDBException as exc:
-            if exc.cause_response_code in _THROTTLED or isinstance(
-                exc.cause, (BotoConnectionError, ReadTimeoutError)
-            ):
-                raise ServiceUnavailable("the data store is busy; retry shortly") from exc
-            raise
+    def _storage_errors(self) -> AbstractContextManager[None]:
+        return storage_errors()
 
     def _to_person(self, item: PersonModel) -> Person:
         return Person(

@@ -10,6 +10,7 @@ from chalicelib.domain import Person, canonical_id, new_id, utc_now, validate_bo
 from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
 
 if TYPE_CHECKING:
+    from chalicelib.history import HistoryPage, HistoryRepository
     from chalicelib.repository import Guard, Page, PeopleRepository
 
 
@@ -145,3 +146,18 @@ def delete_person(
     """Delete the person; returns it as it was just before deletion."""
     person_id = _person_id(raw_id)
     return repo.delete(person_id, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+
+
+def person_history(
+    caller: Caller,
+    raw_id: str,
+    history: HistoryRepository,
+    *,
+    limit: int,
+    before: int | None,
+) -> HistoryPage:
+    """One page of a person's change history, newest first; owner or admin only, even after deletion."""
+    page = history.page(_person_id(raw_id), limit=limit, before=before)
+    if page.owner is None or not (caller.is_admin or page.owner == caller.sub):
+        raise PersonNotFound(f"no person with id {raw_id!r}")
+    return page

@@ -62,8 +62,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def run() -> int:
     """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM."""
+    from devstack import stage_environment
     from devstack.emulator import start_emulator
     from devstack.provision import provision
+    from devstack.pump import Pump, app_pump
 
     api_port = _port("PEOPLE_API_PORT", 8000)
     emulator_port = _port("PEOPLE_EMULATOR_PORT", 4566)
@@ -76,8 +78,13 @@ def run() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     emulator = start_emulator(emulator_port)
     proc: subprocess.Popen[bytes] | None = None
+    pump: Pump | None = None
     try:
         info = provision(endpoint)
+        # The pump runs the stream and SNS handlers here, with the environment chalice local gets.
+        os.environ.update({**stage_environment("local"), **info.app_environment()})
+        pump = app_pump(info)
+        pump.start()
         env = {**os.environ, **info.app_environment(), "PYTHONUNBUFFERED": "1"}
         proc = subprocess.Popen(
             [
@@ -105,15 +112,23 @@ def run() -> int:
             f"  get a token:   TOKEN=$(make token USER=alice)\n"
             f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
             f"  admin token:   make token USER=root GROUP=admins\n"
+            f'  history:       curl -H "Authorization: Bearer $TOKEN" {api_url}/people/<id>/history\n'
             "Data lives in memory until you stop the stack. Ctrl-C stops everything.\n",
             flush=True,
         )
-        return proc.wait()
+        # Python runs signal handlers on the main thread only, but the kernel may hand Ctrl-C
+        # to any thread (the emulator's, the pump's); a blocking wait() would then never see
+        # it. Waking up regularly lets the handler run.
+        while (code := proc.poll()) is None:
+            time.sleep(0.2)
+        return code
     except KeyboardInterrupt:
         return 0
     finally:
         if proc is not None:
             _stop(proc)
+        if pump is not None:
+            pump.stop()
         state_path.unlink(missing_ok=True)
         emulator.stop()
 

@@ -1,4 +1,5 @@
-"""Create what the app needs inside the emulator: the table and the Cognito user pool."""
+"""Create what the app needs inside the emulator: the table (with its stream), the Cognito user
+pool, the changes topic and the SQS queue through which the local pump receives its messages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from devstack import REGION, aws_environment, stage_environment
 POOL_NAME = "people-local"
 CLIENT_NAME = "people-local-cli"
 ADMIN_GROUP = "admins"
+QUEUE_NAME = "people-local-changes-subscriber"
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class StackInfo:
     table_name: str
     user_pool_id: str
     app_client_id: str
+    stream_arn: str = ""
+    topic_arn: str = ""
+    queue_url: str = ""
 
     @property
     def jwks_url(self) -> str:
@@ -34,6 +39,9 @@ class StackInfo:
             "COGNITO_USER_POOL_ID": self.user_pool_id,
             "COGNITO_APP_CLIENT_ID": self.app_client_id,
             "COGNITO_JWKS_URL": self.jwks_url,
+            # The stream's label is the table's creation time, known only once it exists.
+            "TABLE_STREAM_ARN": self.stream_arn,
+            "CHANGES_TOPIC_ARN": self.topic_arn,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +60,7 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def create_table(endpoint: str, table_name: str) -> None:
+def create_table(endpoint: str, table_name: str) -> str:
     """Create the table from the PynamoDB models (keys, index, stream, TTL)."""
     os.environ.update(aws_environment(endpoint))
     from chalicelib import models
@@ -68,6 +76,25 @@ def create_table(endpoint: str, table_name: str) -> None:
     )
     models.bind(settings)
     models.PersonModel.create_table(wait=True, billing_mode="PAY_PER_REQUEST")
+    table = client("dynamodb", endpoint).describe_table(TableName=table_name)["Table"]
+    return str(table["LatestStreamArn"])
+
+
+def create_topic_and_queue(endpoint: str, topic_name: str) -> tuple[str, str]:
+    """The changes topic, and an SQS queue subscribed to it (as SNS would invoke the Lambda)."""
+    topic_arn = client("sns", endpoint).create_topic(Name=topic_name)["TopicArn"]
+    sqs = client("sqs", endpoint)
+    queue_url = sqs.create_queue(QueueName=QUEUE_NAME, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    subscribe_queue(endpoint, topic_arn, queue_url)
+    return str(topic_arn), str(queue_url)
+
+
+def subscribe_queue(endpoint: str, topic_arn: str, queue_url: str) -> None:
+    """Subscribe the queue to the topic with the SNS envelope kept (not raw delivery)."""
+    queue_arn = client("sqs", endpoint).get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    client("sns", endpoint).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
 
 def create_user_pool(endpoint: str) -> tuple[str, str]:
@@ -99,7 +126,10 @@ def create_user_pool(endpoint: str) -> tuple[str, str]:
 
 def provision(endpoint: str, table_name: str | None = None) -> StackInfo:
     """Provision a fresh emulator and describe what was created."""
-    table_name = table_name or stage_environment()["TABLE_NAME"]
-    create_table(endpoint, table_name)
+    env = stage_environment()
+    table_name = table_name or env["TABLE_NAME"]
+    stream_arn = create_table(endpoint, table_name)
     pool_id, client_id = create_user_pool(endpoint)
-    return StackInfo(endpoint, REGION, table_name, pool_id, client_id)
+    # config.json names the local topic; the emulator gives it the same ARN.
+    topic_arn, queue_url = create_topic_and_queue(endpoint, env["CHANGES_TOPIC_ARN"].rsplit(":", 1)[-1])
+    return StackInfo(endpoint, REGION, table_name, pool_id, client_id, stream_arn, topic_arn, queue_url)

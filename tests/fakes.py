@@ -1,14 +1,16 @@
-"""An in-memory PeopleRepository: same contract as the PynamoDB adapter, for service tests."""
+"""In-memory repositories: same contracts as the PynamoDB adapters, for service and event tests."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from chalicelib.domain import Person
 from chalicelib.errors import PersonNotFound, VersionMismatch
+from chalicelib.history import Change, HistoryPage, HistoryRepository
 from chalicelib.repository import Guard, Page, PeopleRepository
 
 
@@ -62,3 +64,36 @@ class InMemoryPeopleRepository(PeopleRepository):
         self.deleted[person_id] = self.people.pop(person_id)
         self.actors[person_id] = actor
         return person
+
+
+class InMemoryHistoryRepository(HistoryRepository):
+    """History entries in a dict keyed like the table: (person id, version)."""
+
+    def __init__(self) -> None:
+        self.changes: dict[tuple[str, int], Change] = {}
+        self.expiry: dict[tuple[str, int], datetime] = {}
+
+    def record(self, change: Change, *, expires_at: datetime) -> bool:
+        key = (change.person_id, change.version)
+        if key in self.changes:
+            return False
+        self.changes[key] = change
+        self.expiry[key] = expires_at
+        return True
+
+    def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:
+        mine = sorted(
+            (
+                c
+                for (pid, v), c in self.changes.items()
+                if pid == person_id and (before is None or v < before)
+            ),
+            key=lambda c: -c.version,
+        )
+        kept = mine[:limit]
+        return HistoryPage(
+            owner=mine[0].owner if mine else None,
+            items=[c.entry for c in kept],
+            versions=[c.version for c in kept],
+            more=len(mine) > limit,
+        )
