@@ -52,7 +52,7 @@ def _wait_for_health(url: str, proc: subprocess.Popen[bytes], timeout: float = 6
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        proc.terminate()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -75,6 +75,8 @@ def run() -> int:
     def _terminate(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, _terminate)
     signal.signal(signal.SIGTERM, _terminate)
     emulator = start_emulator(emulator_port)
     proc: subprocess.Popen[bytes] | None = None
@@ -102,6 +104,8 @@ def run() -> int:
             ],
             cwd=ROOT,
             env=env,
+            # Its own session: Ctrl-C reaches only us, and we stop it in order.
+            start_new_session=True,
         )
         api_url = f"http://{HOST}:{api_port}"
         _wait_for_health(f"{api_url}/health", proc)

@@ -19,8 +19,16 @@ class Reply:
         return json.loads(self.raw)
 
 
-def request(base_url: str, method: str, path: str, *, token: str | None = None, body: Any = None,
-            raw: bytes | None = None, headers: dict[str, str] | None = None) -> Reply:
+def request(
+    base_url: str,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     url = urlsplit(base_url)
     sent = dict(headers or {})
     if token is not None:

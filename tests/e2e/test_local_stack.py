@@ -49,7 +49,9 @@ def assert_problem(reply: Reply, status: int) -> dict[str, object]:
     return dict(problem)
 
 
-def test_the_readme_walkthrough_works_over_http(call: Callable[..., Reply], token: Callable[..., str]) -> None:
+def test_the_readme_walkthrough_works_over_http(
+    call: Callable[..., Reply], token: Callable[..., str]
+) -> None:
     alice = token("alice")
     created = call("POST", "/people", token=alice, body={"name": "Ada Lovelace", "email": "ada@example.com"})
     assert created.status == 201
@@ -58,11 +60,17 @@ def test_the_readme_walkthrough_works_over_http(call: Callable[..., Reply], toke
     assert [p["id"] for p in call("GET", "/people", token=alice).json()] == [person["id"]]
     got = call("GET", f"/people/{person['id']}", token=alice)
     assert got.status == 200 and got.json() == person
-    put = call("PUT", f"/people/{person['id']}", token=alice, body={"name": "Ada King"},
-               headers={"If-Match": '"1"'})
+    put = call(
+        "PUT", f"/people/{person['id']}", token=alice, body={"name": "Ada King"}, headers={"If-Match": '"1"'}
+    )
     assert put.status == 200 and put.json()["email"] is None and put.headers["etag"] == '"2"'
-    patched = call("PATCH", f"/people/{person['id']}", token=alice, body={"tags": ["math"]},
-                   headers={"Content-Type": "application/merge-patch+json"})
+    patched = call(
+        "PATCH",
+        f"/people/{person['id']}",
+        token=alice,
+        body={"tags": ["math"]},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert patched.status == 200 and patched.json()["tags"] == ["math"] and patched.json()["version"] == 3
     stale = call("DELETE", f"/people/{person['id']}", token=alice, headers={"If-Match": '"2"'})
     assert_problem(stale, 412)
@@ -71,9 +79,13 @@ def test_the_readme_walkthrough_works_over_http(call: Callable[..., Reply], toke
     assert_problem(call("GET", f"/people/{person['id']}", token=alice), 404)
 
 
-def test_pagination_walks_125_people_in_creation_order(call: Callable[..., Reply], token: Callable[..., str]) -> None:
+def test_pagination_walks_125_people_in_creation_order(
+    call: Callable[..., Reply], token: Callable[..., str]
+) -> None:
     alice = token("alice")
-    ids = [call("POST", "/people", token=alice, body={"name": f"person {i}"}).json()["id"] for i in range(125)]
+    ids = [
+        call("POST", "/people", token=alice, body={"name": f"person {i}"}).json()["id"] for i in range(125)
+    ]
     seen: list[str] = []
     path: str | None = "/people"
     pages = 0
@@ -85,7 +97,7 @@ def test_pagination_walks_125_people_in_creation_order(call: Callable[..., Reply
         seen += [p["id"] for p in page]
         pages += 1
         link = reply.headers.get("link")
-        path = link[1:link.index(">")] if link else None
+        path = link[1 : link.index(">")] if link else None
     assert seen == ids and pages == 3
     big = call("GET", "/people?limit=100", token=alice)
     assert len(big.json()) == 100 and "link" in big.headers
@@ -146,10 +158,13 @@ def test_standard_cognito_clients_get_tokens_the_api_accepts(
     app_client = cognito.list_user_pool_clients(UserPoolId=pool["Id"])["UserPoolClients"][0]
     email = f"carol-{uuid.uuid4().hex[:6]}@example.com"
     cognito.admin_create_user(UserPoolId=pool["Id"], Username=email, MessageAction="SUPPRESS")
-    cognito.admin_set_user_password(UserPoolId=pool["Id"], Username=email, Password=LOCAL_PASSWORD, Permanent=True)
+    cognito.admin_set_user_password(
+        UserPoolId=pool["Id"], Username=email, Password=LOCAL_PASSWORD, Permanent=True
+    )
     cognito.admin_add_user_to_group(UserPoolId=pool["Id"], Username=email, GroupName="admins")
     tokens = cognito.initiate_auth(
-        ClientId=app_client["ClientId"], AuthFlow="USER_PASSWORD_AUTH",
+        ClientId=app_client["ClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": LOCAL_PASSWORD},
     )["AuthenticationResult"]
     assert call("GET", "/people", token=tokens["IdToken"]).status == 200
@@ -159,7 +174,11 @@ def test_standard_cognito_clients_get_tokens_the_api_accepts(
 def test_make_token_prints_exactly_one_line(local_stack: RunningStack) -> None:
     result = subprocess.run(
         ["make", "--no-print-directory", "token", "USER=dave", "GROUP=admins"],
-        cwd=ROOT, env=local_stack.env, capture_output=True, timeout=120, check=True,
+        cwd=ROOT,
+        env=local_stack.env,
+        capture_output=True,
+        timeout=120,
+        check=True,
     )
     lines = result.stdout.decode().splitlines()
     assert len(lines) == 1 and lines[0].count(".") == 2
