@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from devstack import ROOT
+from devstack.provision import StackInfo
 from infra import deploy
 
 # Moto's CloudFormation cannot create these; the test deploys everything else.
@@ -37,19 +38,26 @@ def emulator_template() -> str:
     return json.dumps(template)
 
 
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import boto3
-    from moto import mock_aws
+# Each test gets a region of its own in the session's emulator, so tests cannot see each
+# other's stacks (and the in-process mock_aws, which would reset the shared emulator, is avoided).
+_REGIONS = iter(
+    ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+     "eu-north-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1", "sa-east-1",
+     "ap-south-1", "ap-northeast-2", "ap-northeast-3", "eu-south-1", "af-south-1"]
+)  # fmt: skip
 
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        yield boto3.session.Session(region_name="us-east-1")
+
+@pytest.fixture
+def aws(stack: StackInfo) -> Iterator[Any]:
+    """A boto3 session on the emulator (AWS_ENDPOINT_URL is set by the stack fixture)."""
+    import boto3
+
+    yield boto3.session.Session(
+        region_name=next(_REGIONS),
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        aws_session_token="local",
+    )
 
 
 def test_stack_is_created_then_left_alone_when_unchanged(aws: Any) -> None:
