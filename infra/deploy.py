@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -383,6 +384,9 @@ def chalice(*args: str) -> None:
     # PIP_NO_DEPS: requirements.txt lists the full runtime closure except the AWS SDK, which
     # the Lambda runtime provides (see README "Package size").
     env = {**os.environ, "PIP_NO_DEPS": "1"}
+    # Chalice reuses a cached zip keyed on requirements.txt alone, which may have been built
+    # without PIP_NO_DEPS (a plain `chalice deploy`, with the SDK inside): always rebuild.
+    shutil.rmtree(ROOT / ".chalice" / "deployments", ignore_errors=True)
     if subprocess.run(command, env=env, check=False).returncode != 0:
         raise DeployError(f"`chalice {' '.join(args)}` failed")
 
