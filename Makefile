@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token bench clean
+.PHONY: run test lint typecheck unit token bench clean deploy destroy package
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -32,6 +32,18 @@ test: lint typecheck  ## lint, type-check and run every test (unit, integration,
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit --no-cov
+
+deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
+	$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
+	$(PY) -m infra.deploy destroy --stage $(STAGE)
+
+# The Lambda runtime ships the AWS SDK: PIP_NO_DEPS packages requirements.txt exactly.
+package: $(STAMP)  ## build the stage's SAM template and zip into build/package-$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} PIP_NO_DEPS=1 \
+		$(VENV)/bin/chalice package --stage $(STAGE) build/package-$(STAGE)
+	@ls -l build/package-$(STAGE)/deployment.zip
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -114,9 +114,14 @@ class PynamoPeopleRepository(PeopleRepository):
 
         self._models = models
         self.model = models.PersonModel
+
+    def _ensure_old_item_hook(self) -> None:
+        # PynamoDB may replace its botocore client (rebinding, expired credentials), so the
+        # hook is (re)attached to whichever client is current; unique_id makes it idempotent.
         events = self.model._get_connection().connection.client.meta.events
-        for op in ("PutItem", "UpdateItem", "DeleteItem"):
-            events.register(f"before-parameter-build.dynamodb.{op}", _ask_for_old_item)
+        events.register(
+            "before-parameter-build.dynamodb.UpdateItem", _ask_for_old_item, unique_id="people-api-old-item"
+        )
 
     def _storage_errors(self) -> AbstractContextManager[None]:
         return storage_errors()
@@ -188,6 +193,7 @@ class PynamoPeopleRepository(PeopleRepository):
             # An If-Match naming no usable version can never match (but 404 still wins).
             condition &= m.version.is_in(*guard.versions) if guard.versions else m.version == -1
         item = self._key(person_id)
+        self._ensure_old_item_hook()
         with self._storage_errors():
             try:
                 item.update(actions=actions, condition=condition)

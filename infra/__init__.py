@@ -1,0 +1,1 @@
+"""Infrastructure as code and the deploy script. Never shipped to Lambda."""

@@ -1,0 +1,194 @@
+"""The deploy script against the emulator (in-process moto): stack, config, key, gateway."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack import ROOT
+from devstack.provision import StackInfo
+from infra import deploy
+
+# Moto's CloudFormation cannot create these; the test deploys everything else.
+UNSUPPORTED_BY_EMULATOR = {
+    "AWS::Cognito::UserPool",
+    "AWS::Cognito::UserPoolGroup",
+    "AWS::Cognito::UserPoolClient",
+    "AWS::SQS::QueuePolicy",
+}
+
+
+def emulator_template() -> str:
+    """infra/template.yaml minus the resource types moto's CloudFormation lacks."""
+    from cfnlint.decode import decode_str
+
+    template, errors = decode_str((ROOT / "infra" / "template.yaml").read_text())
+    assert not errors
+    dropped = {k for k, v in template["Resources"].items() if v["Type"] in UNSUPPORTED_BY_EMULATOR}
+    for name in dropped:
+        del template["Resources"][name]
+    for name, output in list(template["Outputs"].items()):
+        if any(d in json.dumps(output) for d in dropped):
+            del template["Outputs"][name]
+    return json.dumps(template)
+
+
+# Each test gets a region of its own in the session's emulator, so tests cannot see each
+# other's stacks (and the in-process mock_aws, which would reset the shared emulator, is avoided).
+_REGIONS = iter(
+    ["us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
+     "eu-north-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ca-central-1", "sa-east-1",
+     "ap-south-1", "ap-northeast-2", "ap-northeast-3", "eu-south-1", "af-south-1"]
+)  # fmt: skip
+
+
+@pytest.fixture
+def aws(stack: StackInfo) -> Iterator[Any]:
+    """A boto3 session on the emulator (AWS_ENDPOINT_URL is set by the stack fixture)."""
+    import boto3
+
+    yield boto3.session.Session(
+        region_name=next(_REGIONS),
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+        aws_session_token="local",
+    )
+
+
+def test_stack_is_created_then_left_alone_when_unchanged(aws: Any) -> None:
+    cfn = aws.client("cloudformation")
+    first = deploy.ensure_stack(cfn, "dev", emulator_template())
+    again = deploy.ensure_stack(cfn, "dev", emulator_template())
+    assert first == again
+    assert first["TableName"] == "people-api-dev"
+    assert first["TableStreamArn"].startswith(first["TableArn"] + "/stream/")
+    table = aws.client("dynamodb").describe_table(TableName="people-api-dev")["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["DeletionProtectionEnabled"] is False
+
+
+def test_prod_table_is_protected_from_deletion(aws: Any) -> None:
+    deploy.ensure_stack(aws.client("cloudformation"), "prod", emulator_template())
+    table = aws.client("dynamodb").describe_table(TableName="people-api-prod")["Table"]
+    assert table["DeletionProtectionEnabled"] is True
+
+
+def test_cursor_key_is_generated_once_and_kept_secret(aws: Any) -> None:
+    ssm = aws.client("ssm")
+    key = deploy.ensure_cursor_secret(ssm, "dev")
+    assert deploy.ensure_cursor_secret(ssm, "dev") == key
+    assert len(key) >= 40 and key != deploy.ensure_cursor_secret(ssm, "prod")
+    stored = ssm.describe_parameters()["Parameters"]
+    assert {p["Type"] for p in stored} == {"SecureString"}
+
+
+def test_outputs_land_in_only_that_stages_environment(aws: Any, tmp_path: Path) -> None:
+    outputs = deploy.ensure_stack(aws.client("cloudformation"), "dev", emulator_template())
+    outputs |= {"UserPoolId": "us-east-1_abc", "UserPoolArn": "arn:pool", "AppClientId": "client"}
+    config = tmp_path / "config.json"
+    shutil.copy(ROOT / ".chalice" / "config.json", config)
+    before = json.loads(config.read_text())
+    deploy.write_stage_environment(config, "dev", deploy.stage_env_from(outputs, "k"))
+    after = json.loads(config.read_text())
+    env = after["stages"]["dev"]["environment_variables"]
+    assert env["TABLE_STREAM_ARN"] == outputs["TableStreamArn"]
+    assert env["CHANGES_TOPIC_ARN"] == outputs["ChangesTopicArn"]
+    assert env["COGNITO_USER_POOL_ARN"] == "arn:pool" and env["CURSOR_SECRET"] == "k"
+    assert env["STAGE"] == "dev" and env["AUTH_MODE"] == "cognito"
+    assert after["stages"]["prod"] == before["stages"]["prod"]
+    assert after["stages"]["local"] == before["stages"]["local"]
+
+
+def test_missing_outputs_are_reported_not_written() -> None:
+    with pytest.raises(deploy.DeployError, match="UserPoolArn"):
+        deploy.stage_env_from({"TableName": "t"}, "k")
+
+
+def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
+    apigw = aws.client("apigateway")
+    api = apigw.create_rest_api(name="people-api")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    deploy.put_gateway_responses(apigw, api, "api")
+    deploy.put_gateway_responses(apigw, api, "api")  # re-running converges
+    table = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
+    installed = {r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=api)["items"]}
+    for response_type, spec in table.items():
+        if response_type.startswith("_"):
+            continue
+        response = installed[response_type]
+        params = response["responseParameters"]
+        assert params["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+        body = json.loads(response["responseTemplates"]["application/json"])
+        assert body["type"] == spec["type"] and body["title"] == spec["title"]
+        assert body["request_id"] == "$context.requestId"
+        if spec["status"] is not None:
+            assert response["statusCode"] == str(spec["status"]) == str(body["status"])
+    assert "gatewayresponse.header.WWW-Authenticate" in installed["UNAUTHORIZED"]["responseParameters"]
+
+
+def test_only_prod_asks_before_destroying() -> None:
+    assert deploy.confirm_destroy("dev", answer=lambda _: pytest.fail("dev must not ask"))
+    assert deploy.confirm_destroy("prod", answer=lambda _: "prod")
+    assert not deploy.confirm_destroy("prod", answer=lambda _: "y")
+
+
+def test_deploy_and_destroy_run_end_to_end(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """deploy(): stack, key, config, policy, chalice (stubbed: no Lambda here), gateway, logs."""
+    chalice_dir = tmp_path / ".chalice"
+    shutil.copytree(ROOT / ".chalice", chalice_dir, ignore=shutil.ignore_patterns("deployed", "deployments"))
+    template = tmp_path / "template.json"
+    template.write_text(emulator_template())
+    monkeypatch.setattr(deploy, "CHALICE_DIR", chalice_dir)
+    monkeypatch.setattr(deploy, "TEMPLATE", template)
+    # The emulator has no user pool from CloudFormation; give the outputs one.
+    real_ensure = deploy.ensure_stack
+
+    def ensure_with_pool(*args: Any, **kwargs: Any) -> dict[str, str]:
+        pool = {"UserPoolId": "us-east-1_x", "UserPoolArn": "arn:aws:cognito-idp:::p", "AppClientId": "c"}
+        return real_ensure(*args, **kwargs) | pool
+
+    monkeypatch.setattr(deploy, "ensure_stack", ensure_with_pool)
+    apigw = aws.client("apigateway")
+    api = apigw.create_rest_api(name="people-api")["id"]
+    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
+    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
+    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    ran: list[tuple[str, ...]] = []
+
+    def fake_chalice(*args: str) -> None:
+        ran.append(args)
+        if args[0] == "deploy":
+            (chalice_dir / "deployed").mkdir(exist_ok=True)
+            resources = [
+                {"name": "api_handler", "resource_type": "lambda_function",
+                 "lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:people-api-dev"},
+                {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api,
+                 "rest_api_url": f"https://{api}.execute-api.us-east-1.amazonaws.com/api/"},
+            ]  # fmt: skip
+            (chalice_dir / "deployed" / "dev.json").write_text(json.dumps({"resources": resources}))
+
+    url = deploy.deploy("dev", aws, run_chalice=fake_chalice)
+    assert url == f"https://{api}.execute-api.us-east-1.amazonaws.com/api"
+    assert ran == [("deploy", "--stage", "dev")]
+    env = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]["environment_variables"]
+    assert env["CURSOR_SECRET"] == deploy.ensure_cursor_secret(aws.client("ssm"), "dev")
+    policy = json.loads((chalice_dir / "policy-dev.json").read_text())
+    assert env["TABLE_STREAM_ARN"] in json.dumps(policy)
+    assert apigw.get_gateway_responses(restApiId=api)["items"]
+    groups = aws.client("logs").describe_log_groups()["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [("/aws/lambda/people-api-dev", 14)]
+    assert deploy.deploy("dev", aws, run_chalice=fake_chalice) == url  # re-running is safe
+
+    deploy.destroy("dev", aws, run_chalice=fake_chalice)
+    assert ran[-1] == ("delete", "--stage", "dev")
+    assert aws.client("logs").describe_log_groups()["logGroups"] == []
+    assert aws.client("ssm").describe_parameters()["Parameters"] == []
+    assert "people-api-dev" not in aws.client("dynamodb").list_tables()["TableNames"]

@@ -1,0 +1,266 @@
+"""What `chalice package` produces per stage: valid SAM, wired to that stage, small, runnable.
+
+Packaging needs no AWS credentials, only a region, and pip reaching the package registry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack import ROOT
+from infra.deploy import placeholder_outputs, stage_env_from
+
+STAGES = ("dev", "prod")
+MAX_PACKAGE_BYTES = 1_000_000
+# What the Lambda Python runtime provides, so the package must not bring it.
+RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six"}
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def package_env() -> dict[str, str]:
+    """A clean environment: nothing of the test session's local stage leaks into packaging."""
+    keep = ("PATH", "HOME", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CACHE_DIR", "SSL_CERT_FILE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    return {**env, "AWS_DEFAULT_REGION": "us-east-1", "PIP_NO_DEPS": "1"}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    # Chalice's zip cache ignores PIP_NO_DEPS: never measure a zip built some other way.
+    shutil.rmtree(ROOT / ".chalice" / "deployments", ignore_errors=True)
+    for stage in STAGES:
+        target = tmp_path_factory.mktemp(f"package-{stage}")
+        subprocess.run(
+            [_bin("chalice"), "--project-dir", str(ROOT), "package", "--stage", stage, str(target)],
+            env=package_env(),
+            check=True,
+            capture_output=True,
+        )
+        out[stage] = target
+    return out
+
+
+def sam(packaged: dict[str, Path], stage: str) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads((packaged[stage] / "sam.json").read_text())
+    return template
+
+
+def stage_value(stage: str, variable: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return str(config["stages"][stage]["environment_variables"][variable])
+
+
+def test_infra_template_passes_cfn_lint() -> None:
+    result = subprocess.run(
+        [_bin("cfn-lint"), str(ROOT / "infra" / "template.yaml")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_packaged_sam_template_passes_cfn_lint(packaged: dict[str, Path], stage: str) -> None:
+    result = subprocess.run(
+        [_bin("cfn-lint"), str(packaged[stage] / "sam.json")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_package_is_small_and_leaves_the_sdk_to_the_runtime(packaged: dict[str, Path], stage: str) -> None:
+    archive = packaged[stage] / "deployment.zip"
+    names = zipfile.ZipFile(archive).namelist()
+    top = {name.split("/", 1)[0] for name in names}
+    assert archive.stat().st_size <= MAX_PACKAGE_BYTES, f"{archive.stat().st_size} bytes"
+    assert not top & {"botocore", "boto3", "s3transfer", "urllib3", "dateutil"}, sorted(top)
+    assert {"app.py", "chalicelib", "pynamodb", "msgspec", "ulid", "typing_extensions.py"} <= top
+
+
+def test_requirements_list_every_runtime_dependency_the_sdk_does_not_cover() -> None:
+    """PIP_NO_DEPS packaging installs only what requirements.txt names, so it must be closed."""
+    from importlib.metadata import requires
+
+    from packaging.markers import default_environment
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    pinned = {canonicalize_name(Requirement(line).name) for line in lines if line.strip() and line[0] != "#"}
+    lambda_python = {**default_environment(), "python_version": "3.11", "python_full_version": "3.11.0"}
+    needed = set()
+    for name in pinned:
+        for raw in requires(name) or []:
+            req = Requirement(raw)
+            if req.marker is None or req.marker.evaluate({**lambda_python, "extra": ""}):
+                needed.add(canonicalize_name(req.name))
+    assert needed - pinned - {canonicalize_name(n) for n in RUNTIME_PROVIDED} == set()
+
+
+def _swagger(template: dict[str, Any]) -> dict[str, Any]:
+    body: dict[str, Any] = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    return body
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_people_routes_use_the_stages_user_pool_and_health_is_open(
+    packaged: dict[str, Path], stage: str
+) -> None:
+    swagger = _swagger(sam(packaged, stage))
+    pool_arn = stage_value(stage, "COGNITO_USER_POOL_ARN")
+    schemes = swagger["securityDefinitions"]
+    people_methods = [
+        (path, method, spec)
+        for path, methods in swagger["paths"].items()
+        if path.startswith("/people")
+        for method, spec in methods.items()
+        if method != "options"
+    ]
+    assert len(people_methods) >= 6
+    for path, method, spec in people_methods:
+        names = [name for requirement in spec.get("security", []) for name in requirement]
+        assert names, f"{method.upper()} {path} has no authorizer"
+        for name in names:
+            authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
+            assert authorizer["type"] == "cognito_user_pools", (path, method)
+            assert authorizer["providerARNs"] == [pool_arn], (path, method)
+    assert "security" not in swagger["paths"]["/health"]["get"]
+
+
+def test_stages_have_distinct_user_pools() -> None:
+    """Otherwise the wiring test above could not tell one stage from the other."""
+    assert stage_value("dev", "COGNITO_USER_POOL_ARN") != stage_value("prod", "COGNITO_USER_POOL_ARN")
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_function_gets_its_stages_environment(packaged: dict[str, Path], stage: str) -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    expected = config["stages"][stage]["environment_variables"]
+    functions = _functions(sam(packaged, stage))
+    assert functions
+    for name, props in functions.items():
+        variables = props["Environment"]["Variables"]
+        assert variables == expected, name
+        assert variables["STAGE"] == stage
+        assert set(stage_env_from(placeholder_outputs(stage), "x")) <= set(variables)
+        assert all(f"people-api-{other}" not in json.dumps(variables) for other in STAGES if other != stage)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str, Path], stage: str) -> None:
+    """Holds for whichever SNS and stream handlers app.py registers (none is also checked)."""
+    import app as app_module
+
+    registered = {type(e).__name__ for e in app_module.app.event_sources}
+    events = [
+        event
+        for props in _functions(sam(packaged, stage)).values()
+        for event in (props.get("Events") or {}).values()
+    ]
+    sns = [e["Properties"]["Topic"] for e in events if e["Type"] == "SNS"]
+    streams = [e["Properties"]["Stream"] for e in events if e["Type"] == "DynamoDB"]
+    assert len(sns) == sum(1 for e in app_module.app.event_sources if type(e).__name__ == "SNSEventConfig")
+    assert len(streams) == sum(
+        1 for e in app_module.app.event_sources if type(e).__name__ == "DynamoDBEventConfig"
+    ), registered
+    topic_arn = stage_value(stage, "CHANGES_TOPIC_ARN")
+    for topic in sns:
+        # Chalice writes an ARN as given, and a bare topic name as an Fn::Sub ARN.
+        assert topic == topic_arn or topic["Fn::Sub"].endswith(":" + topic_arn.rsplit(":", 1)[-1])
+    for stream in streams:
+        assert stream == stage_value(stage, "TABLE_STREAM_ARN")
+
+
+# The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's
+# boto3 over time; raise this when AWS's runtime table moves on) and the one pinned for dev.
+RUNTIME_SDK_RANGE = ("1.34.145", "1.44.5")
+
+PACKAGED_SMOKE = """
+import json, sys
+import app
+handler = app.app
+
+def call(method, path, body=None, path_params=None):
+    event = {
+        "resource": path if not path_params else "/people/{person_id}",
+        "path": path, "httpMethod": method,
+        "headers": {"content-type": "application/json", "host": "example.test"},
+        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": path_params, "stageVariables": None, "isBase64Encoded": False,
+        "body": json.dumps(body) if body is not None else None,
+        "requestContext": {"resourcePath": path if not path_params else "/people/{person_id}",
+            "httpMethod": method, "path": "/api" + path, "stage": "api", "requestId": "smoke",
+            "authorizer": {"claims": {"sub": "smoke-user", "cognito:groups": ""}}},
+    }
+    return handler(event, None)
+
+created = call("POST", "/people", {"name": "Ada"})
+person = json.loads(created["body"])
+fetched = call("GET", "/people/" + person["id"], path_params={"person_id": person["id"]})
+import botocore
+print(json.dumps({
+    "botocore": botocore.__version__,
+    "statuses": [created["statusCode"], fetched["statusCode"]],
+    "name": json.loads(fetched["body"])["name"],
+    "paths": [m.__file__ for m in (app, botocore)],
+}))
+"""
+
+
+def runtime_sdk(version: str) -> Path:
+    """boto3/botocore at `version` in a directory of their own, installed once."""
+    target = ROOT / "build" / f"lambda-sdk-{version}"
+    if not (target / "botocore").is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--target", str(target), f"boto3=={version}", f"botocore=={version}"],
+            check=True,
+        )  # fmt: skip
+    return target
+
+
+@pytest.mark.parametrize("version", RUNTIME_SDK_RANGE)
+def test_packaged_code_runs_on_the_runtimes_sdk(
+    packaged: dict[str, Path], stack: Any, tmp_path: Path, version: str
+) -> None:
+    """The zip alone plus the runtime's SDK (no dev site-packages) serves a write and a read."""
+    code = tmp_path / "code"
+    zipfile.ZipFile(packaged["dev"] / "deployment.zip").extractall(code)
+    sdk = runtime_sdk(version)
+    env = {
+        **package_env(),
+        "PYTHONPATH": f"{code}{os.pathsep}{sdk}",
+        **{k: v for k, v in stack.app_environment().items() if k.startswith("AWS_")},
+        "TABLE_NAME": stack.table_name,
+        "CURSOR_SECRET": "smoke",
+        "AUTH_MODE": "cognito",
+    }
+    # -S: no site-packages, so only the package and the runtime's SDK are importable.
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", PACKAGED_SMOKE], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["botocore"] == version
+    assert report["statuses"] == [201, 200]
+    assert report["name"] == "Ada"
+    assert report["paths"][0].startswith(str(code)) and report["paths"][1].startswith(str(sdk))
