@@ -54,7 +54,7 @@ def shape_and_log(event: Any, get_response: Any) -> Response:
 
 
 def _request() -> Request:
-    request = _request()
+    request = app.current_request
     assert request is not None  # Chalice sets it before calling a route
     return request
 
