@@ -83,8 +83,13 @@ def run(rounds: int) -> list[Figure]:
                 f"floor (bare Chalice + botocore GetItem): {ms(floor)}; bare Chalice: {ms(bare)}",
                 f"≤ {GOAL_RATIO} × floor",
                 verdict(ratio <= GOAL_RATIO),
-                detail={"ratio": ratio, "runs": len(runs[cold.target]), "samples": runs[cold.target],
-                        "floor_samples": runs[REFERENCES[0]], "bare_samples": runs[REFERENCES[1]]},
+                detail={
+                    "ratio": ratio,
+                    "runs": len(runs[cold.target]),
+                    "samples": runs[cold.target],
+                    "floor_samples": runs[REFERENCES[0]],
+                    "bare_samples": runs[REFERENCES[1]],
+                },
             )
         )
         mb = med(cold.target, "maxrss_kb") / 1024

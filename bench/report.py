@@ -102,7 +102,7 @@ def render(figures: list[Figure], meta: dict[str, Any], before: dict[str, dict[s
         lines.append("")
     if with_before:
         lines += [
-            "\"Before fixes\" is `bench/baseline.json`: the same suite run on the commit before the",
+            '"Before fixes" is `bench/baseline.json`: the same suite run on the commit before the',
             "performance fixes (blank where the figure did not change). Its times come from another run,",
             "so compare its ratios, not its absolute times.",
             "",

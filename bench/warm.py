@@ -38,7 +38,6 @@ def _time_block(handler: Any, event: dict[str, Any], context: Any, count: int, o
 
 def child(requests: int) -> dict[str, Any]:
     import app as module
-
     from bench.apps import floor
 
     canned.install(canned.app_dynamodb_client())
@@ -51,7 +50,9 @@ def child(requests: int) -> dict[str, Any]:
             response = handler(event, context)
             expected = status if name == "app" else 200
             if response["statusCode"] != expected:
-                raise RuntimeError(f"{name} {key} answered {response['statusCode']}: {response['body'][:300]}")
+                raise RuntimeError(
+                    f"{name} {key} answered {response['statusCode']}: {response['body'][:300]}"
+                )
             if key == "warm.list_people" and len(json.loads(response["body"])) != canned.PAGE_SIZE:
                 raise RuntimeError(f"{name} {key} did not return a page of {canned.PAGE_SIZE}")
             _time_block(handler, event, context, 200, [])  # warm-up, untimed
@@ -62,8 +63,11 @@ def child(requests: int) -> dict[str, Any]:
             for name, handler in pair if block % 2 == 0 else reversed(pair):
                 _time_block(handler, event, context, per_block, samples[name])
         results[key] = {
-            name: {"median_s": sorted(s)[len(s) // 2] / 1e9, "p95_s": sorted(s)[int(len(s) * 0.95)] / 1e9,
-                   "requests": len(s)}
+            name: {
+                "median_s": sorted(s)[len(s) // 2] / 1e9,
+                "p95_s": sorted(s)[int(len(s) * 0.95)] / 1e9,
+                "requests": len(s),
+            }
             for name, s in samples.items()
         }
     return results
