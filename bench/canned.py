@@ -207,8 +207,10 @@ def answer(request: Any, **_: Any) -> Any:
     target = request.headers.get("X-Amz-Target", b"")
     operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
     SENT[operation] = SENT.get(operation, 0) + 1
-    headers = HeadersDict({"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"})
-    return AWSResponse(request.url, 200, headers, _Raw(BODIES[operation]))
+    headers = HeadersDict(  # type: ignore[no-untyped-call]
+        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
+    )
+    return AWSResponse(request.url, 200, headers, _Raw(BODIES[operation]))  # type: ignore[no-untyped-call]
 
 
 def install(client: Any) -> None:

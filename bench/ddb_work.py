@@ -161,7 +161,9 @@ def _drive(info: Any, id_token: Any) -> list[dict[str, Any]]:
         next_url = header(first, "link").split(">", 1)[0].lstrip("<")
         measure("ddb.list.next", "GET /people: next page (cursor)", "list", 200, "GET", next_url, bob)
 
-        etag = lambda r: header(r, "etag")  # noqa: E731
+        def etag(response: Any) -> str:
+            return header(response, "etag")
+
         stale = '"1"'
         r = measure(
             "ddb.put",

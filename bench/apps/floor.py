@@ -22,7 +22,7 @@ def client() -> Any:
     if _client is None:
         import botocore.session
 
-        _client = botocore.session.get_session().create_client(
+        _client = botocore.session.get_session().create_client(  # type: ignore[no-untyped-call]
             "dynamodb", region_name=os.environ.get("AWS_REGION", "us-east-1")
         )
     return _client
@@ -36,7 +36,9 @@ def get_person(person_id: str) -> Any:
 
 @app.route("/people", methods=["GET"])
 def list_people() -> Any:
-    owner = app.current_request.context["authorizer"]["claims"]["sub"]
+    request = app.current_request
+    assert request is not None
+    owner = request.context["authorizer"]["claims"]["sub"]
     return client().query(
         TableName=TABLE,
         IndexName="by-owner",
@@ -48,7 +50,9 @@ def list_people() -> Any:
 
 @app.route("/people", methods=["POST"])
 def create_person() -> Any:
-    body = app.current_request.json_body
+    request = app.current_request
+    assert request is not None
+    body = request.json_body
     item = {"pk": {"S": "PERSON#x"}, "sk": {"S": "PERSON"}, "name": {"S": str(body["name"])}}
     client().put_item(TableName=TABLE, Item=item)
     return body
