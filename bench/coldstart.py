@@ -16,6 +16,11 @@ from bench.report import INFO, Figure, median, ms, pending, verdict
 SECTION = "2. Cold start (first invocation in a fresh process, DynamoDB canned)"
 GOAL_RATIO = 1.15
 REFERENCES = ("floor_chalice_getitem", "bare_chalice")
+# From `python -X importtime -m bench.cold_child api_get_person`, compared with the floor.
+SHORT_BECAUSE = (
+    "the gap over the floor is importing PynamoDB, msgspec and chalicelib (each needed by the first "
+    "GET) before the same botocore client set-up the floor does; not fixed yet"
+)
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ def run(rounds: int) -> list[Figure]:
                 f"floor (bare Chalice + botocore GetItem): {ms(floor)}; bare Chalice: {ms(bare)}",
                 f"≤ {GOAL_RATIO} × floor",
                 verdict(ratio <= GOAL_RATIO),
+                "" if ratio <= GOAL_RATIO else SHORT_BECAUSE,
                 detail={
                     "ratio": ratio,
                     "runs": len(runs[cold.target]),
