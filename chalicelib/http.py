@@ -22,6 +22,8 @@ from chalicelib import errors
 from chalicelib.services import Precondition
 
 log = logging.getLogger("people_api")
+# Lambda's root logger passes only WARNING and above; our request lines are INFO.
+log.setLevel(logging.INFO)
 
 MAX_BODY_BYTES = 64 * 1024
 JSON = "application/json"
@@ -254,6 +256,8 @@ def log_and_shape(
     """Middleware body: one structured log line per request, and problem+json for Chalice's own errors."""
     started = time.perf_counter()
     response = _chalice_error_to_problem(get_response(request))
+    if not log.isEnabledFor(logging.INFO):
+        return response  # nobody would read the line: skip building it on the hot path
     context = request.context or {}
     claims = (context.get("authorizer") or {}).get("claims") or {}
     log.info(

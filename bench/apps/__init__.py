@@ -1,0 +1,1 @@
+"""Side-by-side reference apps for the cold-start and warm benchmarks."""

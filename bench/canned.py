@@ -1,0 +1,226 @@
+"""Lambda events as API Gateway delivers them, and canned DynamoDB answers.
+
+Stdlib only at import: the cold-start child loads this before its clock starts, so it must
+not pull in botocore (that cost belongs to whatever is being measured).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+TABLE = "people-api-dev"
+REGION = "us-east-1"
+OWNER = "6f1c2a9e-4b7d-4c1e-9a55-2f0d8e3b7a10"
+PERSON_ID = "01JD8Z6Q3Y5V7W9X1A2B3C4D5E"
+CLAIMS = {
+    "sub": OWNER,
+    "email": "alice@example.com",
+    "email_verified": "true",
+    "cognito:username": OWNER,
+    "token_use": "id",
+    "aud": "1example23456789clientid",
+    "iss": f"https://cognito-idp.{REGION}.amazonaws.com/{REGION}_placeholder",
+    "auth_time": "1767225600",
+    "iat": "1767225600",
+    "exp": "Thu Jan 01 01:00:00 UTC 2026",
+}
+PERSON_BODY = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "phone": "+44 20 7946 0000",
+    "notes": "First programmer.",
+    "tags": ["math", "engines"],
+}
+
+
+def lambda_environment() -> dict[str, str]:
+    """What the deployed function sees (stage `dev` of .chalice/config.json, fake credentials)."""
+    return {
+        "STAGE": "dev",
+        "AUTH_MODE": "cognito",
+        "TABLE_NAME": TABLE,
+        "CURSOR_SECRET": "bench-cursor-secret",
+        "COGNITO_USER_POOL_ARN": f"arn:aws:cognito-idp:{REGION}:000000000000:userpool/{REGION}_placeholder",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_SESSION_TOKEN": "bench",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_LAMBDA_FUNCTION_NAME": "people-api-dev",
+    }
+
+
+class LambdaContext:
+    """The attributes of the Lambda context object the app may read."""
+
+    function_name = "people-api-dev"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 512
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:000000000000:function:people-api-dev"
+    log_group_name = "/aws/lambda/people-api-dev"
+    log_stream_name = "bench"
+
+    def __init__(self) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def rest_event(
+    method: str,
+    resource: str,
+    path: str,
+    *,
+    path_params: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    body: Any = None,
+    claims: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST API (v1) proxy event after the Cognito user-pool authorizer."""
+    headers = {
+        "Accept": "application/json",
+        "Authorization": "eyJraWQiOiJiZW5jaCJ9.e30.c2ln",
+        "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+        "User-Agent": "bench/1.0",
+        "X-Forwarded-For": "192.0.2.1",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    raw_body = None
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+        raw_body = json.dumps(body)
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "abc123",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": "bench",
+            "requestTime": "01/Jan/2026:00:00:00 +0000",
+            "path": f"/api{path}",
+            "accountId": "000000000000",
+            "protocol": "HTTP/1.1",
+            "stage": "api",
+            "domainPrefix": "abc123",
+            "requestTimeEpoch": 1767225600000,
+            "requestId": str(uuid.uuid4()),
+            "identity": {"sourceIp": "192.0.2.1", "userAgent": "bench/1.0"},
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "apiId": "abc123",
+            "authorizer": {"claims": dict(claims or CLAIMS)},
+        },
+        "body": raw_body,
+        "isBase64Encoded": False,
+    }
+
+
+def get_person_event() -> dict[str, Any]:
+    return rest_event(
+        "GET", "/people/{person_id}", f"/people/{PERSON_ID}", path_params={"person_id": PERSON_ID}
+    )
+
+
+def list_people_event() -> dict[str, Any]:
+    return rest_event("GET", "/people", "/people", query={"limit": "50"})
+
+
+def create_person_event() -> dict[str, Any]:
+    return rest_event("POST", "/people", "/people", body=PERSON_BODY)
+
+
+# --- canned DynamoDB answers -------------------------------------------------------------
+
+
+def _item(person_id: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": f"PERSON#{person_id}"},
+        "sk": {"S": "PERSON"},
+        "id": {"S": person_id},
+        "owner": {"S": OWNER},
+        "list_owner": {"S": OWNER},
+        "name": {"S": PERSON_BODY["name"]},
+        "email": {"S": PERSON_BODY["email"]},
+        "phone": {"S": PERSON_BODY["phone"]},
+        "notes": {"S": PERSON_BODY["notes"]},
+        "tags": {"L": [{"S": tag} for tag in PERSON_BODY["tags"]]},
+        "created_at": {"S": "2026-01-01T00:00:00.000Z"},
+        "updated_at": {"S": "2026-01-02T00:00:00.000Z"},
+        "version": {"N": "3"},
+        "actor": {"S": OWNER},
+    }
+
+
+def _page_ids(count: int) -> list[str]:
+    # Distinct, sorted, valid ULIDs sharing PERSON_ID's time part.
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    return [PERSON_ID[:24] + alphabet[i // 32] + alphabet[i % 32] for i in range(count)]
+
+
+def _capacity(units: float) -> dict[str, Any]:
+    return {"TableName": TABLE, "CapacityUnits": units}
+
+
+PAGE_SIZE = 50
+BODIES: dict[str, bytes] = {
+    "GetItem": json.dumps({"Item": _item(PERSON_ID), "ConsumedCapacity": _capacity(1.0)}).encode(),
+    "PutItem": json.dumps({"ConsumedCapacity": _capacity(1.0)}).encode(),
+    "UpdateItem": json.dumps({"Attributes": _item(PERSON_ID), "ConsumedCapacity": _capacity(1.0)}).encode(),
+    "Query": json.dumps(
+        {
+            "Items": [_item(i) for i in _page_ids(PAGE_SIZE)],
+            "Count": PAGE_SIZE,
+            "ScannedCount": PAGE_SIZE,
+            "ConsumedCapacity": _capacity(8.5),
+        }
+    ).encode(),
+}
+SENT: dict[str, int] = {}
+
+
+class _Raw:
+    """The `raw` object botocore reads a response body from."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def answer(request: Any, **_: Any) -> Any:
+    """botocore `before-send` handler: answer DynamoDB from BODIES without any network I/O."""
+    from botocore.awsrequest import AWSResponse, HeadersDict
+
+    target = request.headers.get("X-Amz-Target", b"")
+    operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+    SENT[operation] = SENT.get(operation, 0) + 1
+    headers = HeadersDict(  # type: ignore[no-untyped-call]
+        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
+    )
+    return AWSResponse(request.url, 200, headers, _Raw(BODIES[operation]))  # type: ignore[no-untyped-call]
+
+
+def install(client: Any) -> None:
+    """Answer every DynamoDB call of this botocore client from BODIES."""
+    client.meta.events.register("before-send.dynamodb", answer)
+
+
+def app_dynamodb_client() -> Any:
+    """The botocore client behind the app's PynamoDB models (created by the app's own wiring)."""
+    from chalicelib import models, wiring
+
+    wiring.people_repo()  # binds the models to the stage's table, as the first request would
+    return models.PersonModel._get_connection().connection.client

@@ -1,0 +1,74 @@
+"""One cold start, in a fresh process: `python -m bench.cold_child TARGET`.
+
+Prints one JSON line: seconds to import the handler's module, seconds for the first
+invocation, their total, the response status, and peak memory (ru_maxrss). The clock starts
+before the handler's module is imported; only this file and the stdlib-only `bench.canned`
+are loaded before it. DynamoDB is answered by canned responses (bench.canned.answer).
+
+To add a target (stream handler, SNS handler): write a function below that imports the
+module, wires canned answers for the clients it uses, invokes the handler once with an
+event of the exact shape Lambda delivers, and returns a status; list it in TARGETS.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import canned
+
+
+def _api_app() -> tuple[float, Any]:
+    import app as module
+
+    imported = time.perf_counter()
+    canned.install(canned.app_dynamodb_client())
+    response = module.app(canned.get_person_event(), canned.LambdaContext())
+    return imported, response["statusCode"]
+
+
+def _bare() -> tuple[float, Any]:
+    from bench.apps import bare
+
+    imported = time.perf_counter()
+    return imported, bare.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
+
+
+def _floor() -> tuple[float, Any]:
+    from bench.apps import floor
+
+    imported = time.perf_counter()
+    canned.install(floor.client())
+    return imported, floor.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
+
+
+TARGETS: dict[str, Callable[[], tuple[float, Any]]] = {
+    "api_get_person": _api_app,
+    "bare_chalice": _bare,
+    "floor_chalice_getitem": _floor,
+}
+
+
+def main(target: str) -> int:
+    started = time.perf_counter()
+    imported, status = TARGETS[target]()
+    done = time.perf_counter()
+    result = {
+        "target": target,
+        "import_s": imported - started,
+        "first_s": done - imported,
+        "total_s": done - started,
+        "status": status,
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "modules": len(sys.modules),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

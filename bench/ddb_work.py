@@ -1,0 +1,367 @@
+"""1. DynamoDB work per API operation, counted over real calls to the emulator.
+
+The child (`python -m bench.ddb_work`) starts a moto server on a free loopback port,
+provisions it as `make run` does, and drives the real app through Chalice's test client with
+real ID tokens from the emulated user pool. botocore event hooks on the PynamoDB client count
+every API call (`before-call`), every HTTP request sent (`before-send`, so retries show) and
+the capacity each response reports (`after-call`, PynamoDB asks for ReturnConsumedCapacity).
+
+To add an operation (e.g. the history page), add one `measure(...)` line in `child()`, or a
+`NOT_YET` entry while the route does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from typing import Any
+
+from bench.common import child_environment, run_child
+from bench.report import Figure, pending, verdict
+
+SECTION = "1. DynamoDB work per API operation (real app, PynamoDB, emulator)"
+SINGLE_GOAL = "exactly 1 request, 0 Scans"
+LIST_GOAL = "exactly 1 Query, 0 Scans"
+NOT_YET = [
+    (
+        "ddb.history_page",
+        "GET /people/{id}/history (page)",
+        LIST_GOAL,
+        "the history route (issue 3) does not exist yet",
+    ),
+    (
+        "ddb.history_page.next",
+        "GET /people/{id}/history: next page (cursor)",
+        LIST_GOAL,
+        "the history route (issue 3) does not exist yet",
+    ),
+]
+
+
+class Meter:
+    """Counts the DynamoDB calls, HTTP sends and consumed capacity of one botocore client."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        self.sends = 0
+        self.capacity = 0.0
+        self.capacity_reported = False
+        events = client.meta.events
+        events.register("before-call.dynamodb", self._before_call)
+        events.register("before-send.dynamodb", self._before_send)
+        events.register("after-call.dynamodb", self._after_call)
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.sends, self.capacity, self.capacity_reported = 0, 0.0, False
+
+    def _before_call(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def _before_send(self, **_: Any) -> None:
+        self.sends += 1
+
+    def _after_call(self, parsed: Any, **_: Any) -> None:
+        consumed = parsed.get("ConsumedCapacity") if isinstance(parsed, dict) else None
+        for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            self.capacity += float(entry.get("CapacityUnits", 0))
+            self.capacity_reported = True
+
+
+def child() -> list[dict[str, Any]]:
+    from devstack import stage_environment
+    from devstack.emulator import start_emulator
+    from devstack.provision import provision
+    from devstack.tokens import id_token
+    from tests.support import free_port
+
+    port = free_port()
+    server = start_emulator(port)
+    try:
+        info = provision(f"http://127.0.0.1:{port}")
+        os.environ.update({**stage_environment("local"), **info.app_environment()})
+        return _drive(info, id_token)
+    finally:
+        server.stop()
+
+
+def _drive(info: Any, id_token: Any) -> list[dict[str, Any]]:
+    from chalice.test import Client
+
+    import app as app_module
+    from chalicelib import models, wiring
+    from devstack import ROOT
+
+    rows: list[dict[str, Any]] = []
+    alice, bob = id_token(info, "bench-alice"), id_token(info, "bench-bob")
+    with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
+        wiring.people_repo()
+        meter = Meter(models.PersonModel._get_connection().connection.client)
+
+        def call(method: str, path: str, token: str, body: Any = None, **headers: str) -> Any:
+            headers = {"Authorization": f"Bearer {token}", **headers}
+            if body is not None:
+                headers.setdefault("Content-Type", "application/json")
+            return getattr(client.http, method.lower())(
+                path, headers=headers, body=json.dumps(body) if body is not None else b""
+            )
+
+        def measure(key: str, name: str, kind: str, status: int, *args: Any, **kw: Any) -> Any:
+            meter.reset()
+            response = call(*args, **kw)
+            if response.status_code != status:
+                raise RuntimeError(
+                    f"{name}: expected {status}, got {response.status_code}: {response.body!r}"
+                )
+            rows.append(
+                {
+                    "key": key,
+                    "name": name,
+                    "kind": kind,
+                    "status": status,
+                    "calls": dict(meter.calls),
+                    "sends": meter.sends,
+                    "capacity": meter.capacity if meter.capacity_reported else None,
+                }
+            )
+            return response
+
+        person = {"name": "Ada Lovelace", "email": "ada@example.com", "tags": ["math"]}
+        created = json.loads(
+            measure(
+                "ddb.create", "POST /people (create)", "single", 201, "POST", "/people", alice, person
+            ).body
+        )
+        pid, missing = created["id"], "01JD8Z6Q3Y5V7W9X1A2B3C4D5E"
+        url = f"/people/{pid}"
+        measure("ddb.get", "GET /people/{id}", "single", 200, "GET", url, alice)
+        measure(
+            "ddb.get.404",
+            "GET /people/{id}: 404 (no such id)",
+            "single",
+            404,
+            "GET",
+            f"/people/{missing}",
+            alice,
+        )
+        measure(
+            "ddb.get.404_other_owner",
+            "GET /people/{id}: 404 (another user's)",
+            "single",
+            404,
+            "GET",
+            url,
+            bob,
+        )
+        for i in range(54):
+            call("POST", "/people", bob, {"name": f"Person {i}"})
+        first = measure("ddb.list", "GET /people (page of 50)", "list", 200, "GET", "/people?limit=50", bob)
+        next_url = header(first, "link").split(">", 1)[0].lstrip("<")
+        measure("ddb.list.next", "GET /people: next page (cursor)", "list", 200, "GET", next_url, bob)
+
+        def etag(response: Any) -> str:
+            return header(response, "etag")
+
+        stale = '"1"'
+        r = measure(
+            "ddb.put",
+            "PUT /people/{id} without If-Match",
+            "single",
+            200,
+            "PUT",
+            url,
+            alice,
+            {**person, "name": "Ada King"},
+        )
+        r = measure(
+            "ddb.put.if_match",
+            "PUT /people/{id} with If-Match",
+            "single",
+            200,
+            "PUT",
+            url,
+            alice,
+            person,
+            **{"If-Match": etag(r)},
+        )
+        measure(
+            "ddb.put.412",
+            "PUT /people/{id}: 412 (stale If-Match)",
+            "single",
+            412,
+            "PUT",
+            url,
+            alice,
+            person,
+            **{"If-Match": stale},
+        )
+        measure(
+            "ddb.put.404",
+            "PUT /people/{id}: 404 (no such id)",
+            "single",
+            404,
+            "PUT",
+            f"/people/{missing}",
+            alice,
+            person,
+        )
+        patch = {"Content-Type": "application/merge-patch+json"}
+        r = measure(
+            "ddb.patch",
+            "PATCH /people/{id} without If-Match",
+            "single",
+            200,
+            "PATCH",
+            url,
+            alice,
+            {"phone": "+1 555 0100"},
+            **patch,
+        )
+        r = measure(
+            "ddb.patch.if_match",
+            "PATCH /people/{id} with If-Match",
+            "single",
+            200,
+            "PATCH",
+            url,
+            alice,
+            {"notes": None},
+            **patch,
+            **{"If-Match": etag(r)},
+        )
+        measure(
+            "ddb.patch.empty",
+            "PATCH /people/{id} with {} (changes nothing)",
+            "single",
+            200,
+            "PATCH",
+            url,
+            alice,
+            {},
+            **patch,
+        )
+        measure(
+            "ddb.patch.412",
+            "PATCH /people/{id}: 412 (stale If-Match)",
+            "single",
+            412,
+            "PATCH",
+            url,
+            alice,
+            {"phone": None},
+            **patch,
+            **{"If-Match": stale},
+        )
+        measure(
+            "ddb.patch.404",
+            "PATCH /people/{id}: 404 (another user's)",
+            "single",
+            404,
+            "PATCH",
+            url,
+            bob,
+            {"phone": None},
+            **patch,
+        )
+        measure(
+            "ddb.delete.412",
+            "DELETE /people/{id}: 412 (stale If-Match)",
+            "single",
+            412,
+            "DELETE",
+            url,
+            alice,
+            **{"If-Match": stale},
+        )
+        measure(
+            "ddb.delete.if_match",
+            "DELETE /people/{id} with If-Match",
+            "single",
+            200,
+            "DELETE",
+            url,
+            alice,
+            **{"If-Match": etag(r)},
+        )
+        other = json.loads(call("POST", "/people", alice, person).body)["id"]
+        measure(
+            "ddb.delete",
+            "DELETE /people/{id} without If-Match",
+            "single",
+            200,
+            "DELETE",
+            f"/people/{other}",
+            alice,
+        )
+        measure(
+            "ddb.delete.404",
+            "DELETE /people/{id}: 404 (already deleted)",
+            "single",
+            404,
+            "DELETE",
+            url,
+            alice,
+        )
+    return rows
+
+
+def header(response: Any, name: str) -> str:
+    return str(next(v for k, v in response.headers.items() if k.lower() == name))
+
+
+def _figure(row: dict[str, Any]) -> Figure:
+    calls: dict[str, int] = row["calls"]
+    total = sum(calls.values())
+    scans = calls.get("Scan", 0)
+    if row["kind"] == "list":
+        ok, goal, minimum = calls == {"Query": 1}, LIST_GOAL, "1 Query"
+    else:
+        ok, goal, minimum = total == 1 and scans == 0, SINGLE_GOAL, "1 request"
+    ok = ok and row["sends"] == total
+    shown = f"{total} ({', '.join(f'{n} {op}' for op, n in sorted(calls.items()))})"
+    capacity = (
+        "no capacity in the error response"
+        if row["capacity"] is None
+        else f"{row['capacity']:g} capacity units (as the emulator reports them)"
+    )
+    return Figure(
+        row["key"],
+        SECTION,
+        f"{row['name']} → {row['status']}",
+        float(total),
+        "requests",
+        f"{shown}; {capacity}",
+        f"the least possible: {minimum}",
+        goal,
+        verdict(ok),
+        detail=row,
+    )
+
+
+def run() -> list[Figure]:
+    env = child_environment({})
+    rows = run_child(["bench.ddb_work"], env, timeout=300)["rows"]
+    figures = [_figure(row) for row in rows]
+    figures += [pending(key, SECTION, name, goal, reason) for key, name, goal, reason in NOT_YET]
+    scans = sum(row["calls"].get("Scan", 0) for row in rows)
+    figures.append(
+        Figure(
+            "ddb.scans",
+            SECTION,
+            "Scans over all operations above",
+            float(scans),
+            "Scans",
+            str(scans),
+            "—",
+            "0",
+            verdict(scans == 0),
+        )
+    )
+    return figures
+
+
+if __name__ == "__main__":
+    print(json.dumps({"rows": child()}))
+    sys.exit(0)
