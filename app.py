@@ -1,169 +1,41 @@
-"""people-api: the Chalice app. A table of contents: authorizer, routes, event handlers."""
+"""people-api: the Chalice app. A table of contents: routes, middleware, event handlers.
+
+The HTTP routes and the authorizer choice live in `chalicelib/routes.py` (a Blueprint).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from chalice.app import Chalice, CognitoUserPoolAuthorizer, DynamoDBEvent, Request, Response, SNSEvent
+from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib import events, services
-from chalicelib.auth import authorize_local, caller_from_context
-from chalicelib.config import auth_settings, event_sources, settings
-from chalicelib.domain import Person
-from chalicelib.http import (
-    JSON,
-    MERGE_PATCH,
-    api_root,
-    api_view,
-    etag,
-    json_response,
-    log_and_shape,
-    next_link,
-    parse_if_match,
-    parse_limit,
-    read_json_object,
-)
-from chalicelib.wiring import change_publisher, cursors, history_repo, people_repo
+from chalicelib import events, routes
+from chalicelib.config import event_sources, settings
+from chalicelib.http import log_and_shape
+from chalicelib.wiring import change_publisher, history_repo
 
 app = Chalice(app_name="people-api")
-
-_auth = auth_settings()
-authorizer: Any
-if _auth.mode == "local-jwt":
-    # chalice local does not verify Cognito tokens; this verifies them for real (see auth.py).
-    authorizer = app.authorizer(name="LocalCognitoVerifier")(authorize_local)
-else:
-    authorizer = CognitoUserPoolAuthorizer("PeopleUserPool", provider_arns=[_auth.user_pool_arn])
+app.register_blueprint(routes.bp)
 
 _sources = event_sources()
 
-# We check Content-Type ourselves so an unsupported one gets problem+json, not Chalice's 415.
-ANY_TYPE = ["*/*"]
-
-
-def _request_id() -> str | None:
-    context = app.lambda_context
-    return getattr(context, "aws_request_id", None)
-
-
-view = api_view(_request_id)
-
 
 @app.middleware("http")
-def shape_and_log(event: Any, get_response: Any) -> Response:
-    return log_and_shape(event, get_response, _request_id())
-
-
-def _request() -> Request:
-    request = app.current_request
-    assert request is not None  # Chalice sets it before calling a route
-    return request
-
-
-def _caller() -> services.Caller:
-    return caller_from_context(_request().context)
-
-
-def _person_response(person: Person, status: int = 200, **headers: str) -> Response:
-    return json_response(person, status, {"ETag": etag(person.version), **headers})
-
-
-@app.route("/health", methods=["GET"])
-@view
-def health() -> Response:
-    return json_response({"status": "ok"})
-
-
-@app.route("/people", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
-@view
-def create_person() -> Response:
-    request = _request()
-    person = services.create_person(_caller(), read_json_object(request), people_repo())
-    return _person_response(person, 201, Location=f"{api_root(request)}/people/{person.id}")
-
-
-@app.route("/people", methods=["GET"], authorizer=authorizer)
-@view
-def list_people() -> Response:
-    request = _request()
-    caller = _caller()
-    params: Mapping[str, str] = request.query_params or {}
-    owner = params.get("owner") or caller.sub
-    limit = parse_limit(request)
-    scope = f"people:{owner}"
-    cursor = params.get("cursor")
-    after = cursors().decode(scope, cursor) if cursor else None
-    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=after)
-    headers = {}
-    if page.last is not None:
-        query = {"limit": str(limit), "cursor": cursors().encode(scope, page.last)}
-        if owner != caller.sub:
-            query = {"owner": owner, **query}
-        headers["Link"] = next_link(request, "/people", query)
-    return json_response(page.items, 200, headers)
-
-
-@app.route("/people/{person_id}", methods=["GET"], authorizer=authorizer)
-@view
-def get_person(person_id: str) -> Response:
-    return _person_response(services.get_person(_caller(), person_id, people_repo()))
-
-
-@app.route("/people/{person_id}", methods=["PUT"], authorizer=authorizer, content_types=ANY_TYPE)
-@view
-def replace_person(person_id: str) -> Response:
-    request = _request()
-    precondition = parse_if_match(request.headers.get("if-match"))
-    body = read_json_object(request)
-    person = services.replace_person(_caller(), person_id, body, people_repo(), precondition)
-    return _person_response(person)
-
-
-@app.route("/people/{person_id}", methods=["PATCH"], authorizer=authorizer, content_types=ANY_TYPE)
-@view
-def patch_person(person_id: str) -> Response:
-    request = _request()
-    precondition = parse_if_match(request.headers.get("if-match"))
-    body = read_json_object(request, (MERGE_PATCH, JSON))
-    person = services.patch_person(_caller(), person_id, body, people_repo(), precondition)
-    return _person_response(person)
-
-
-@app.route("/people/{person_id}", methods=["DELETE"], authorizer=authorizer)
-@view
-def delete_person(person_id: str) -> Response:
-    precondition = parse_if_match(_request().headers.get("if-match"))
-    services.delete_person(_caller(), person_id, people_repo(), precondition)
-    return json_response({})
-
-
-@app.route("/people/{person_id}/history", methods=["GET"], authorizer=authorizer)
-@view
-def person_history(person_id: str) -> Response:
-    request = _request()
-    limit = parse_limit(request)
-    scope = f"history:{person_id.upper()}"
-    params: Mapping[str, str] = request.query_params or {}
-    cursor = params.get("cursor")
-    before = cursors().decode_int(scope, cursor) if cursor else None
-    page = services.person_history(_caller(), person_id, history_repo(), limit=limit, before=before)
-    headers = {}
-    if page.last is not None:
-        query = {"limit": str(limit), "cursor": cursors().encode(scope, str(page.last))}
-        headers["Link"] = next_link(request, f"/people/{person_id.upper()}/history", query)
-    return json_response(page.items, 200, headers)
+def shape_and_log(request: Request, get_response: Any) -> Response:
+    return log_and_shape(request, get_response, routes.request_id())
 
 
 # Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event
 # sources; `chalice package --merge-template infra/event-sources.json` adds them (see the README).
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
+    """Publish one SNS message per person change on the table's stream."""
     records = event.to_dict()["Records"]
     return events.publish_batch(records, change_publisher(), settings().event_source)
 
 
 @app.on_sns_message(topic=_sources.topic_arn)
 def record_notification(event: SNSEvent) -> None:
+    """Record each change event in its person's history (idempotently)."""
     records = event.to_dict().get("Records") or []
     events.record_notifications(records, history_repo(), ttl_days=settings().history_ttl_days)

@@ -1,0 +1,157 @@
+"""The HTTP routes, as a Chalice Blueprint: each parses the request, calls one use case and
+maps the result to a response. Errors leave through `api_view` as problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from chalice.app import Blueprint, CognitoUserPoolAuthorizer, Request, Response
+
+from chalicelib import services
+from chalicelib.auth import authorize_local, caller_from_context
+from chalicelib.config import auth_settings
+from chalicelib.domain import Person
+from chalicelib.http import (
+    JSON,
+    MERGE_PATCH,
+    api_root,
+    api_view,
+    etag,
+    json_response,
+    next_link,
+    parse_if_match,
+    parse_limit,
+    read_json_object,
+)
+from chalicelib.wiring import cursors, history_repo, people_repo
+
+bp = Blueprint(__name__)
+
+_auth = auth_settings()
+authorizer: Any
+if _auth.mode == "local-jwt":
+    # chalice local does not verify Cognito tokens; this verifies them for real (see auth.py).
+    authorizer = bp.authorizer(name="LocalCognitoVerifier")(authorize_local)
+else:
+    authorizer = CognitoUserPoolAuthorizer("PeopleUserPool", provider_arns=[_auth.user_pool_arn])
+
+# We check Content-Type ourselves so an unsupported one gets problem+json, not Chalice's 415.
+ANY_TYPE = ["*/*"]
+
+
+def request_id() -> str | None:
+    """The Lambda request id, quoted in logs and in 500 responses."""
+    return getattr(bp.lambda_context, "aws_request_id", None)
+
+
+view = api_view(request_id)
+
+
+def _request() -> Request:
+    request = bp.current_request
+    assert request is not None  # Chalice sets it before calling a route
+    return request
+
+
+def _caller() -> services.Caller:
+    return caller_from_context(_request().context)
+
+
+def _params() -> Mapping[str, str]:
+    return _request().query_params or {}
+
+
+def _person_response(person: Person, status: int = 200, **headers: str) -> Response:
+    return json_response(person, status, {"ETag": etag(person.version), **headers})
+
+
+def _page_response(
+    items: Sequence[Any],
+    last: str | None,
+    scope: str,
+    path: str,
+    limit: int,
+    query: Mapping[str, str] | None = None,
+) -> Response:
+    """A page as a JSON array, with an RFC 8288 `next` link while more remain."""
+    headers = {}
+    if last is not None:
+        next_query = {**(query or {}), "limit": str(limit), "cursor": cursors().encode(scope, last)}
+        headers["Link"] = next_link(_request(), path, next_query)
+    return json_response(items, 200, headers)
+
+
+def _cursor(scope: str) -> str | None:
+    token = _params().get("cursor")
+    return cursors().decode(scope, token) if token else None
+
+
+@bp.route("/health", methods=["GET"])
+@view
+def health() -> Response:
+    return json_response({"status": "ok"})
+
+
+@bp.route("/people", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def create_person() -> Response:
+    request = _request()
+    person = services.create_person(_caller(), read_json_object(request), people_repo())
+    return _person_response(person, 201, Location=f"{api_root(request)}/people/{person.id}")
+
+
+@bp.route("/people", methods=["GET"], authorizer=authorizer)
+@view
+def list_people() -> Response:
+    caller = _caller()
+    owner = _params().get("owner") or caller.sub
+    limit = parse_limit(_request())
+    scope = f"people:{owner}"
+    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=_cursor(scope))
+    query = {"owner": owner} if owner != caller.sub else None
+    return _page_response(page.items, page.last, scope, "/people", limit, query)
+
+
+@bp.route("/people/{person_id}", methods=["GET"], authorizer=authorizer)
+@view
+def get_person(person_id: str) -> Response:
+    return _person_response(services.get_person(_caller(), person_id, people_repo()))
+
+
+@bp.route("/people/{person_id}", methods=["PUT"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def replace_person(person_id: str) -> Response:
+    request = _request()
+    precondition = parse_if_match(request.headers.get("if-match"))
+    body = read_json_object(request)
+    return _person_response(services.replace_person(_caller(), person_id, body, people_repo(), precondition))
+
+
+@bp.route("/people/{person_id}", methods=["PATCH"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def patch_person(person_id: str) -> Response:
+    request = _request()
+    precondition = parse_if_match(request.headers.get("if-match"))
+    body = read_json_object(request, (MERGE_PATCH, JSON))
+    return _person_response(services.patch_person(_caller(), person_id, body, people_repo(), precondition))
+
+
+@bp.route("/people/{person_id}", methods=["DELETE"], authorizer=authorizer)
+@view
+def delete_person(person_id: str) -> Response:
+    precondition = parse_if_match(_request().headers.get("if-match"))
+    services.delete_person(_caller(), person_id, people_repo(), precondition)
+    return json_response({})
+
+
+@bp.route("/people/{person_id}/history", methods=["GET"], authorizer=authorizer)
+@view
+def person_history(person_id: str) -> Response:
+    limit = parse_limit(_request())
+    scope = f"history:{person_id.upper()}"
+    token = _params().get("cursor")
+    before = cursors().decode_int(scope, token) if token else None
+    page = services.person_history(_caller(), person_id, history_repo(), limit=limit, before=before)
+    last = str(page.last) if page.last is not None else None
+    return _page_response(page.items, last, scope, f"/people/{person_id.upper()}/history", limit)
