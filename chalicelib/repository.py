@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from chalicelib.domain import Person
 from chalicelib.errors import PersonNotFound, ServiceUnavailable, VersionMismatch
 
@@ -65,6 +67,8 @@ class PeopleRepository(abc.ABC):
     def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
         """Delete the person under the same guard rules as update; returns its last state."""
 
+
+_PERSON_FIELDS = Person.__struct_fields__
 
 _THROTTLED = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
@@ -127,38 +131,23 @@ class PynamoPeopleRepository(PeopleRepository):
         return storage_errors()
 
     def _to_person(self, item: PersonModel) -> Person:
-        return Person(
-            id=item.id,
-            owner=item.owner,
-            name=item.name,
-            email=item.email,
-            phone=item.phone,
-            notes=item.notes,
-            tags=tuple(str(tag) for tag in item.tags or ()),
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-            version=int(item.version),
-        )
+        values = {name: getattr(item, name) for name in _PERSON_FIELDS}
+        values["tags"] = tuple(str(tag) for tag in item.tags or ())
+        values["version"] = int(item.version)
+        return Person(**values)
 
     def _key(self, person_id: str) -> PersonModel:
         return self.model(self._models.person_pk(person_id), self._models.PERSON_SK)
 
     def add(self, person: Person, *, actor: str) -> None:
         m = self.model
+        values: dict[str, Any] = msgspec.structs.asdict(person)
+        values["tags"] = list(person.tags) or None
         item = m(
             self._models.person_pk(person.id),
             self._models.PERSON_SK,
-            id=person.id,
-            owner=person.owner,
-            list_owner=person.owner,
-            name=person.name,
-            email=person.email,
-            phone=person.phone,
-            notes=person.notes,
-            tags=list(person.tags) or None,
-            created_at=person.created_at,
-            updated_at=person.updated_at,
-            version=person.version,
+            **values,
+            list_owner=person.owner,  # puts the person in the by-owner index
             actor=actor,
         )
         with self._storage_errors():
