@@ -42,7 +42,7 @@ destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy
 # The Lambda runtime ships the AWS SDK: PIP_NO_DEPS packages requirements.txt exactly.
 package: $(STAMP)  ## build the stage's SAM template and zip into build/package-$(STAGE)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} PIP_NO_DEPS=1 \
-		$(VENV)/bin/chalice package --stage $(STAGE) build/package-$(STAGE)
+		$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/event-sources.json build/package-$(STAGE)
 	@ls -l build/package-$(STAGE)/deployment.zip
 
 bench: $(STAMP)

@@ -44,7 +44,17 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for stage in STAGES:
         target = tmp_path_factory.mktemp(f"package-{stage}")
         subprocess.run(
-            [_bin("chalice"), "--project-dir", str(ROOT), "package", "--stage", stage, str(target)],
+            [
+                _bin("chalice"),
+                "--project-dir",
+                str(ROOT),
+                "package",
+                "--stage",
+                stage,
+                "--merge-template",
+                str(ROOT / "infra" / "event-sources.json"),
+                str(target),
+            ],
             env=package_env(),
             check=True,
             capture_output=True,
@@ -188,6 +198,11 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
         assert topic == topic_arn or topic["Fn::Sub"].endswith(":" + topic_arn.rsplit(":", 1)[-1])
     for stream in streams:
         assert stream == stage_value(stage, "TABLE_STREAM_ARN")
+    stream_sources = [e["Properties"] for e in events if e["Type"] == "DynamoDB"]
+    for source in stream_sources:
+        # Without it Lambda ignores the handler's batchItemFailures and drops failed records.
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert 0 < source["MaximumRetryAttempts"] <= 10 and source["DestinationConfig"]["OnFailure"]
 
 
 # The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's
