@@ -9,8 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from chalicelib.domain import Person
-from chalicelib.errors import PersonNotFound, ServiceUnavailable, VersionMismatch
+from chalicelib.errors import (
+    IdempotencyKeyReused,
+    IdempotentRequestInFlight,
+    PersonNotFound,
+    ServiceUnavailable,
+    VersionMismatch,
+)
 
 if TYPE_CHECKING:
     from chalicelib.models import PersonModel
@@ -22,6 +30,25 @@ class Guard:
 
     owner: str | None
     versions: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An Idempotency-Key as stored: whose it is, its hash, the request's fingerprint, its expiry."""
+
+    owner: str
+    key_hash: str
+    fingerprint: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The outcome of an idempotent create: the person of the original response, and whether
+    this call replayed it rather than creating it."""
+
+    person: Person
+    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +69,14 @@ class PeopleRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, person: Person, *, actor: str) -> None:
         """Store a new person."""
+
+    @abc.abstractmethod
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        """Store a new person unless `key` was used already; then return the original person.
+
+        Raises IdempotencyKeyReused if the key was used with another fingerprint, and
+        IdempotentRequestInFlight if another request holding the key is being written.
+        """
 
     @abc.abstractmethod
     def get(self, person_id: str) -> Person | None:
@@ -69,6 +104,12 @@ class PeopleRepository(abc.ABC):
 _THROTTLED = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+# A transaction reports these per item in its CancellationReasons.
+_TRANSACTION_THROTTLED = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+_person_json = msgspec.json.Encoder()
+_person_decoder = msgspec.json.Decoder(Person)
 
 
 def _old_item(exc: BaseException) -> dict[str, Any] | None:
@@ -143,9 +184,8 @@ class PynamoPeopleRepository(PeopleRepository):
     def _key(self, person_id: str) -> PersonModel:
         return self.model(self._models.person_pk(person_id), self._models.PERSON_SK)
 
-    def add(self, person: Person, *, actor: str) -> None:
-        m = self.model
-        item = m(
+    def _item(self, person: Person, actor: str) -> PersonModel:
+        return self.model(
             self._models.person_pk(person.id),
             self._models.PERSON_SK,
             id=person.id,
@@ -161,8 +201,67 @@ class PynamoPeopleRepository(PeopleRepository):
             version=person.version,
             actor=actor,
         )
+
+    def add(self, person: Person, *, actor: str) -> None:
+        item = self._item(person, actor)
         with self._storage_errors():
-            item.save(condition=m.pk.does_not_exist())
+            item.save(condition=self.model.pk.does_not_exist())
+
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        """One TransactWriteItems: the idempotency record and the person, both conditional.
+
+        The record comes first, so the first cancellation reason is the key's. A failed
+        condition on it returns the record (ALL_OLD), which holds the original response:
+        a replay or a key reuse costs that one request and no read.
+        """
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        models = self._models
+        record_model = models.IdempotencyModel
+        record = record_model(
+            models.idempotency_pk(key.owner, key.key_hash),
+            models.IDEMPOTENCY_SK,
+            fingerprint=key.fingerprint,
+            person_id=person.id,
+            response=_person_json.encode(person).decode(),
+            created_at=person.created_at,
+            expires_at=key.expires_at,
+        )
+        # TTL deletes lazily: a record past its expiry may still exist, and no longer counts.
+        unused = record_model.pk.does_not_exist() | (
+            record_model.expires_at < datetime.fromisoformat(person.created_at)
+        )
+        connection = self.model._get_connection().connection
+        with self._storage_errors():
+            try:
+                with TransactWrite(connection=connection) as transaction:
+                    transaction.save(record, condition=unused, return_values="ALL_OLD")
+                    transaction.save(self._item(person, actor), condition=self.model.pk.does_not_exist())
+            except TransactWriteError as exc:
+                if exc.cause_response_code != "TransactionCanceledException":
+                    raise
+                reasons = exc.cancellation_reasons
+                codes = {reason.code for reason in reasons if reason is not None}
+                if codes & _TRANSACTION_THROTTLED:
+                    raise ServiceUnavailable("the data store is busy; retry shortly") from exc
+                first = reasons[0] if reasons else None
+                if first is not None and first.code == "TransactionConflict":
+                    raise IdempotentRequestInFlight(
+                        "a request with this Idempotency-Key is in progress; retry shortly"
+                    ) from None
+                if first is None or first.code != "ConditionalCheckFailed" or not first.raw_item:
+                    raise
+                return self._replay(first.raw_item, key)
+        return Created(person=person, replayed=False)
+
+    def _replay(self, raw: dict[str, Any], key: IdempotencyKey) -> Created:
+        old = self._models.IdempotencyModel.from_raw_data(raw)
+        if old.fingerprint != key.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request body; use a new key"
+            )
+        return Created(person=_person_decoder.decode(old.response), replayed=True)
 
     def get(self, person_id: str) -> Person | None:
         with self._storage_errors():

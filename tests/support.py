@@ -47,3 +47,55 @@ def id_claims(issuer: str, audience: str, sub: str = "forged-sub", **overrides: 
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+def dynamodb_events() -> Any:
+    """The event system of the botocore client the PynamoDB models use (after binding them)."""
+    from chalicelib.models import PersonModel
+
+    return PersonModel._get_connection().connection.client.meta.events
+
+
+class DynamoRequests:
+    """Counts the HTTP requests (every attempt, retries included) the app sends to DynamoDB.
+
+    Optionally answers them itself: `answer(operation)` returning an AWSResponse (or raising)
+    stands for DynamoDB's reply, which is how tests produce throttling, timeouts and
+    transaction conflicts the emulator cannot.
+    """
+
+    def __init__(self, answer: Any = None) -> None:
+        self.operations: list[str] = []
+        self._answer = answer
+        self._events: Any = None
+
+    def _on_send(self, event_name: str, **_: Any) -> Any:
+        operation = event_name.rsplit(".", 1)[-1]
+        self.operations.append(operation)
+        return self._answer(operation) if self._answer is not None else None
+
+    def __enter__(self) -> DynamoRequests:
+        self._events = dynamodb_events()
+        self._events.register("before-send.dynamodb", self._on_send, unique_id="tests-dynamo-requests")
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._events.unregister("before-send.dynamodb", unique_id="tests-dynamo-requests")
+
+
+def dynamodb_error(code: str, status: int = 400, message: str = "injected", **extra: Any) -> Any:
+    """An AWSResponse carrying a DynamoDB JSON error, as the service sends it."""
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra})
+
+    class _Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body.encode()
+
+    return AWSResponse(  # type: ignore[no-untyped-call]
+        "https://dynamodb.local",
+        status,
+        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"},
+        _Raw(),
+    )
