@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -278,9 +279,21 @@ def api_view(
                 return view(*args, **kwargs)
             except errors.PeopleApiError as exc:
                 return problem_for(exc, request_id())
-            except Exception:
-                log.exception("unhandled error")
-                return internal_error(request_id())
+            except Exception as exc:
+                rid = request_id()
+                # One JSON record, traceback included as a field, so the log stays one line each.
+                log.error(
+                    json.dumps(
+                        {
+                            "event": "unhandled_error",
+                            "request_id": rid,
+                            "view": view.__name__,
+                            "error": type(exc).__name__,
+                            "traceback": traceback.format_exc(),
+                        }
+                    )
+                )
+                return internal_error(rid)
 
         return wrapper
 
