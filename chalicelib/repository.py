@@ -112,6 +112,19 @@ _person_json = msgspec.json.Encoder()
 _person_decoder = msgspec.json.Decoder(Person)
 
 
+def error_code(exc: Any) -> str | None:
+    """The DynamoDB error code behind a PynamoDB exception, or None for transport errors.
+
+    PynamoDB's own `cause_response_code` raises AttributeError when the cause is a timeout
+    (botocore's ReadTimeoutError carries `response = None`), turning a 503 into a 500.
+    """
+    response = getattr(getattr(exc, "cause", None), "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return code if isinstance(code, str) else None
+
+
 def _old_item(exc: BaseException) -> dict[str, Any] | None:
     """The item DynamoDB returned with a failed condition (ReturnValuesOnConditionCheckFailure)."""
     seen: BaseException | None = exc
@@ -140,9 +153,7 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except PynamoDBException as exc:
-        if exc.cause_response_code in _THROTTLED or isinstance(
-            exc.cause, (BotoConnectionError, ReadTimeoutError)
-        ):
+        if isinstance(exc.cause, (BotoConnectionError, ReadTimeoutError)) or error_code(exc) in _THROTTLED:
             raise ServiceUnavailable("the data store is busy; retry shortly") from exc
         raise
 
@@ -239,7 +250,7 @@ class PynamoPeopleRepository(PeopleRepository):
                     transaction.save(record, condition=unused, return_values="ALL_OLD")
                     transaction.save(self._item(person, actor), condition=self.model.pk.does_not_exist())
             except TransactWriteError as exc:
-                if exc.cause_response_code != "TransactionCanceledException":
+                if error_code(exc) != "TransactionCanceledException":
                     raise
                 reasons = exc.cancellation_reasons
                 codes = {reason.code for reason in reasons if reason is not None}
@@ -297,7 +308,7 @@ class PynamoPeopleRepository(PeopleRepository):
             try:
                 item.update(actions=actions, condition=condition)
             except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 old = _old_item(exc)
                 if (
