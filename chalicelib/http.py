@@ -99,7 +99,10 @@ def problem_for(exc: errors.PeopleApiError, request_id: str | None = None) -> Re
         extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
     if request_id:
         extra["request_id"] = request_id
-    return problem(status, title, exc.detail, type_, **extra)
+    response = problem(status, title, exc.detail, type_, **extra)
+    if isinstance(exc, errors.IdempotentRequestInFlight):
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS  # the first request ends within seconds
+    return response
 
 
 def internal_error(request_id: str | None) -> Response:

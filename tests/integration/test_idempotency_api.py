@@ -105,8 +105,10 @@ def test_a_duplicate_while_the_first_is_in_flight_is_409(users: dict[str, Api]) 
         ],
     )
     with DynamoRequests(answer=lambda op: conflict if op == "TransactWriteItems" else None) as sent:
-        problem = assert_problem(post(users["alice"], "k-busy"), 409)
+        conflicted = post(users["alice"], "k-busy")
+    problem = assert_problem(conflicted, 409)
     assert problem["type"] == "urn:people-api:problem:request-in-flight"
+    assert conflicted.headers["Retry-After"] == "1"
     assert sent.operations == ["TransactWriteItems"]  # not retried by the SDK: the client retries
     assert listed(users["alice"]) == []
     assert post(users["alice"], "k-busy").status_code == 201
