@@ -20,6 +20,10 @@ app.register_blueprint(routes.bp)
 _sources = event_sources()
 
 
+def _request_id(event: DynamoDBEvent | SNSEvent) -> str | None:
+    return getattr(event.context, "aws_request_id", None)
+
+
 @app.middleware("http")
 def shape_and_log(request: Request, get_response: Any) -> Response:
     return log_and_shape(request, get_response, routes.request_id())
@@ -31,11 +35,15 @@ def shape_and_log(request: Request, get_response: Any) -> Response:
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Publish one SNS message per person change on the table's stream."""
     records = event.to_dict()["Records"]
-    return events.publish_batch(records, change_publisher(), settings().event_source)
+    with events.logged_invocation("publish_changes", _request_id(event), len(records)) as stats:
+        return events.publish_batch(records, change_publisher(), settings().event_source, stats)
 
 
 @app.on_sns_message(topic=_sources.topic_arn)
 def record_notification(event: SNSEvent) -> None:
     """Record each change event in its person's history (idempotently)."""
     records = event.to_dict().get("Records") or []
-    events.record_notifications(records, history_repo(), ttl_days=settings().history_ttl_days)
+    with events.logged_invocation("record_notification", _request_id(event), len(records)) as stats:
+        events.record_notifications(
+            records, history_repo(), ttl_days=settings().history_ttl_days, stats=stats
+        )

@@ -23,6 +23,10 @@ PLACEHOLDER_STREAM_ARN = (
 )
 PLACEHOLDER_TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:people-placeholder-changes"
 DEFAULT_HISTORY_TTL_DAYS = 90
+# API Gateway gives up on a Lambda integration after 29 s; a request's storage calls, with
+# every retry, must end (as a 503) well before that, or the client gets a bare 504.
+API_GATEWAY_TIMEOUT_SECONDS = 29.0
+STORAGE_BUDGET_SECONDS = 25.0
 
 
 class ConfigError(RuntimeError):
@@ -62,6 +66,17 @@ class Settings:
     ddb_max_attempts: int
     events: EventSources
     history_ttl_days: int
+
+    @property
+    def ddb_worst_case_seconds(self) -> float:
+        """The longest one storage call can take: every attempt timing out, with full backoff.
+
+        `ddb_max_attempts` counts retries after the first attempt; botocore's standard mode
+        waits up to 2**(n-1) s (at most 20 s) before retry n.
+        """
+        attempts = 1 + self.ddb_max_attempts
+        backoff = sum(min(2.0 ** (n - 1), 20.0) for n in range(1, attempts))
+        return attempts * (self.ddb_connect_timeout + self.ddb_read_timeout) + backoff
 
     @property
     def event_source(self) -> str:
@@ -125,7 +140,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     jwks_url = env.get("COGNITO_JWKS_URL") or (
         f"https://cognito-idp.{region}.amazonaws.com/{pool_id}/.well-known/jwks.json"
     )
-    return Settings(
+    loaded = Settings(
         stage=env.get("STAGE", "dev"),
         region=region,
         table_name=_required(env, "TABLE_NAME"),
@@ -140,6 +155,15 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         events=_events_from(env),
         history_ttl_days=_history_ttl_days(env),
     )
+    if loaded.ddb_max_attempts < 0 or loaded.ddb_connect_timeout <= 0 or loaded.ddb_read_timeout <= 0:
+        raise ConfigError("DDB_CONNECT_TIMEOUT and DDB_READ_TIMEOUT must be > 0, DDB_MAX_ATTEMPTS >= 0")
+    if loaded.ddb_worst_case_seconds > STORAGE_BUDGET_SECONDS:
+        raise ConfigError(
+            f"DDB_CONNECT_TIMEOUT, DDB_READ_TIMEOUT and DDB_MAX_ATTEMPTS allow a storage call to take "
+            f"{loaded.ddb_worst_case_seconds:g} s; keep it under {STORAGE_BUDGET_SECONDS:g} s "
+            f"(API Gateway stops waiting at {API_GATEWAY_TIMEOUT_SECONDS:g} s)"
+        )
+    return loaded
 
 
 def auth_settings() -> AuthSettings:

@@ -67,3 +67,11 @@ class PayloadTooLarge(PeopleApiError):
 
 class ServiceUnavailable(PeopleApiError):
     """The data store is throttling or unreachable after the SDK's retries."""
+
+
+class IdempotencyKeyReused(PeopleApiError):
+    """The Idempotency-Key was already used by this caller with a different request body."""
+
+
+class IdempotentRequestInFlight(PeopleApiError):
+    """A request with the same Idempotency-Key is being processed right now."""

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -158,6 +161,46 @@ def build_event(record: Mapping[str, Any], source: str) -> ChangeEvent | None:
     )
 
 
+@dataclass
+class Invocation:
+    """What one invocation of an event handler did, for its log line."""
+
+    records_in: int
+    records_out: int = 0  # published (stream) or newly recorded (SNS)
+    skipped: int = 0  # not person changes, duplicates, or malformed messages
+    failures: int = 0  # left for Lambda to retry
+
+
+@contextmanager
+def logged_invocation(handler: str, request_id: str | None, records_in: int) -> Iterator[Invocation]:
+    """One structured JSON log line per handler invocation, also when the handler raises."""
+    started = time.perf_counter()
+    stats = Invocation(records_in)
+    outcome = "ok"
+    try:
+        yield stats
+    except Exception:
+        outcome = "error"
+        stats.failures = max(stats.failures, records_in - stats.records_out - stats.skipped)
+        raise
+    finally:
+        log.info(
+            json.dumps(
+                {
+                    "event": "invocation",
+                    "handler": handler,
+                    "request_id": request_id,
+                    "records_in": stats.records_in,
+                    "records_out": stats.records_out,
+                    "skipped": stats.skipped,
+                    "failures": stats.failures,
+                    "outcome": outcome,
+                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+            )
+        )
+
+
 class Publisher(Protocol):
     def publish(self, event: ChangeEvent) -> None:
         """Deliver one event, raising on failure."""
@@ -181,7 +224,12 @@ class SnsPublisher:
         )
 
 
-def publish_batch(records: Iterable[Mapping[str, Any]], publisher: Publisher, source: str) -> dict[str, Any]:
+def publish_batch(
+    records: Iterable[Mapping[str, Any]],
+    publisher: Publisher,
+    source: str,
+    stats: Invocation | None = None,
+) -> dict[str, Any]:
     """Publish the batch's person changes in order; report the first failure as a partial batch failure.
 
     Lambda (with ReportBatchItemFailures) retries from the reported record, so nothing after
@@ -189,7 +237,9 @@ def publish_batch(records: Iterable[Mapping[str, Any]], publisher: Publisher, so
     by this invocation. A record that cannot be described is reported too, so after the
     bounded retries it lands in the on-failure destination instead of vanishing.
     """
-    for record in records:
+    stats = stats or Invocation(0)
+    pending = list(records)
+    for index, record in enumerate(pending):
         sequence = str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
         try:
             event = build_event(record, source)
@@ -197,7 +247,12 @@ def publish_batch(records: Iterable[Mapping[str, Any]], publisher: Publisher, so
                 publisher.publish(event)
         except Exception:
             log.exception("cannot publish stream record %s (sequence %s)", record.get("eventID"), sequence)
+            stats.failures = len(pending) - index
             return {"batchItemFailures": [{"itemIdentifier": sequence}]}
+        if event is None:
+            stats.skipped += 1
+        else:
+            stats.records_out += 1
     return {"batchItemFailures": []}
 
 
@@ -225,7 +280,11 @@ def _expiry(event_time: str, ttl_days: int) -> datetime:
 
 
 def record_notifications(
-    records: Iterable[Mapping[str, Any]], history: HistoryRepository, *, ttl_days: int
+    records: Iterable[Mapping[str, Any]],
+    history: HistoryRepository,
+    *,
+    ttl_days: int,
+    stats: Invocation | None = None,
 ) -> int:
     """Record each SNS-delivered change event in its person's history; returns how many were new.
 
@@ -233,6 +292,7 @@ def record_notifications(
     only make Lambda redeliver it. A storage failure raises, so Lambda retries the delivery;
     the conditional put makes that retry (and any SNS redelivery) add nothing twice.
     """
+    stats = stats or Invocation(0)
     added = 0
     for record in records:
         sns = record.get("Sns") if isinstance(record, Mapping) else None
@@ -247,7 +307,11 @@ def record_notifications(
             log.warning(
                 json.dumps({"event": "malformed_notification", "message_id": message_id, "error": str(exc)})
             )
+            stats.skipped += 1
             continue
         if history.record(change, expires_at=expires_at):
             added += 1
+            stats.records_out += 1
+        else:
+            stats.skipped += 1
     return added

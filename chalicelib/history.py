@@ -86,7 +86,7 @@ class PynamoHistoryRepository(HistoryRepository):
     def record(self, change: Change, *, expires_at: datetime) -> bool:
         from pynamodb.exceptions import PutError
 
-        from chalicelib.repository import _old_item
+        from chalicelib.repository import _old_item, error_code
 
         m, entry = self.model, change.entry
         item = m(
@@ -105,7 +105,7 @@ class PynamoHistoryRepository(HistoryRepository):
         try:
             item.save(condition=m.sk.does_not_exist())
         except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
+            if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             old = _old_item(exc) or {}
             recorded = old.get("event_id", {}).get("S")

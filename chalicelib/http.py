@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -50,6 +51,16 @@ _PROBLEMS: dict[type[errors.PeopleApiError], tuple[int, str, str]] = {
         "Unsupported media type",
     ),
     errors.ValidationFailed: (422, "urn:people-api:problem:validation-failed", "Validation failed"),
+    errors.IdempotentRequestInFlight: (
+        409,
+        "urn:people-api:problem:request-in-flight",
+        "Request in flight",
+    ),
+    errors.IdempotencyKeyReused: (
+        422,
+        "urn:people-api:problem:idempotency-key-reused",
+        "Idempotency key reused",
+    ),
     errors.ServiceUnavailable: (503, "urn:people-api:problem:unavailable", "Service unavailable"),
 }
 RETRY_AFTER_SECONDS = "1"
@@ -88,7 +99,10 @@ def problem_for(exc: errors.PeopleApiError, request_id: str | None = None) -> Re
         extra["errors"] = [{"field": e.field, "message": e.message} for e in exc.errors]
     if request_id:
         extra["request_id"] = request_id
-    return problem(status, title, exc.detail, type_, **extra)
+    response = problem(status, title, exc.detail, type_, **extra)
+    if isinstance(exc, errors.IdempotentRequestInFlight):
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS  # the first request ends within seconds
+    return response
 
 
 def internal_error(request_id: str | None) -> Response:
@@ -147,6 +161,44 @@ def parse_if_match(value: str | None) -> Precondition | None:
             )
         versions.add(int(tag[1:-1]))
     return Precondition(versions=frozenset(versions))
+
+
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+
+
+def parse_idempotency_key(value: str | None) -> str | None:
+    """The Idempotency-Key header: an sf-string (RFC 8941), also accepted bare; None when absent.
+
+    The key must be 1 to 255 printable ASCII characters: anything else is a 400, so a client
+    never believes a request is protected by a key the server could not use.
+    """
+    if value is None:
+        return None
+    key = value.strip()
+    if len(key) >= 2 and key[0] == '"' and key[-1] == '"':
+        inner, key, escaped = key[1:-1], "", False
+        for char in inner:
+            if escaped:
+                if char not in '"\\':
+                    raise errors.MalformedRequest('Idempotency-Key: only \\" and \\\\ may be escaped')
+                key, escaped = key + char, False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                raise errors.MalformedRequest("Idempotency-Key: an unescaped quote inside the string")
+            else:
+                key += char
+        if escaped:
+            raise errors.MalformedRequest("Idempotency-Key: the string ends with a lone backslash")
+    if not key:
+        raise errors.MalformedRequest("Idempotency-Key must not be empty")
+    if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise errors.MalformedRequest(
+            f"Idempotency-Key is {len(key)} characters long; the limit is {MAX_IDEMPOTENCY_KEY_LENGTH}"
+        )
+    if not all(" " <= char <= "~" for char in key):
+        raise errors.MalformedRequest("Idempotency-Key may contain printable ASCII characters only")
+    return key
 
 
 def parse_limit(request: Request) -> int:
@@ -230,9 +282,21 @@ def api_view(
                 return view(*args, **kwargs)
             except errors.PeopleApiError as exc:
                 return problem_for(exc, request_id())
-            except Exception:
-                log.exception("unhandled error")
-                return internal_error(request_id())
+            except Exception as exc:
+                rid = request_id()
+                # One JSON record, traceback included as a field, so the log stays one line each.
+                log.error(
+                    json.dumps(
+                        {
+                            "event": "unhandled_error",
+                            "request_id": rid,
+                            "view": view.__name__,
+                            "error": type(exc).__name__,
+                            "traceback": traceback.format_exc(),
+                        }
+                    )
+                )
+                return internal_error(rid)
 
         return wrapper
 

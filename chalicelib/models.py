@@ -19,6 +19,12 @@ History entries live in the same table, under the person's partition:
   for a redelivered one. Entries expire by TTL (`expires_at`), independently of the person.
   Querying the partition backwards from sk = "PERSON" yields the person item first (its owner,
   even after a soft delete) and then the history newest first: one Query per page.
+
+Idempotency records (POST /people with an Idempotency-Key) live in their own partitions:
+- idempotency: pk = "IDEMPOTENCY#<caller sub>#<sha256 of the key>", sk = "IDEMPOTENCY". The
+  caller's sub in the key scopes keys per user. The record holds a fingerprint of the request
+  body and the response it got (the person as created), and expires by TTL after 24 hours.
+  It is written in the same transaction as the person, so neither exists without the other.
 """
 
 from __future__ import annotations
@@ -37,12 +43,17 @@ from pynamodb.models import Model
 from chalicelib.config import Settings
 
 PERSON_SK = "PERSON"
+IDEMPOTENCY_SK = "IDEMPOTENCY"
 HISTORY_PREFIX = "HISTORY#"
 _VERSION_DIGITS = 10
 
 
 def person_pk(person_id: str) -> str:
     return f"PERSON#{person_id}"
+
+
+def idempotency_pk(owner: str, key_hash: str) -> str:
+    return f"IDEMPOTENCY#{owner}#{key_hash}"
 
 
 def history_sk(version: int) -> str:
@@ -122,7 +133,28 @@ class HistoryModel(Model):
         return PersonModel._get_connection()
 
 
-MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel)
+class IdempotencyModel(Model):
+    """What an Idempotency-Key of a user produced: the request's fingerprint and the response."""
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    fingerprint = UnicodeAttribute()
+    person_id = UnicodeAttribute()
+    # The created person as JSON text: a replay answers from this, with no further read.
+    response = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        return PersonModel._get_connection()
+
+
+MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel, IdempotencyModel)
 
 
 def bind(settings: Settings) -> None:

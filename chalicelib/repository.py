@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from chalicelib.domain import Person
-from chalicelib.errors import PersonNotFound, ServiceUnavailable, VersionMismatch
+from chalicelib.errors import (
+    IdempotencyKeyReused,
+    IdempotentRequestInFlight,
+    PersonNotFound,
+    ServiceUnavailable,
+    VersionMismatch,
+)
 
 if TYPE_CHECKING:
     from chalicelib.models import PersonModel
@@ -24,6 +30,25 @@ class Guard:
 
     owner: str | None
     versions: frozenset[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """An Idempotency-Key as stored: whose it is, its hash, the request's fingerprint, its expiry."""
+
+    owner: str
+    key_hash: str
+    fingerprint: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The outcome of an idempotent create: the person of the original response, and whether
+    this call replayed it rather than creating it."""
+
+    person: Person
+    replayed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +69,14 @@ class PeopleRepository(abc.ABC):
     @abc.abstractmethod
     def add(self, person: Person, *, actor: str) -> None:
         """Store a new person."""
+
+    @abc.abstractmethod
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        """Store a new person unless `key` was used already; then return the original person.
+
+        Raises IdempotencyKeyReused if the key was used with another fingerprint, and
+        IdempotentRequestInFlight if another request holding the key is being written.
+        """
 
     @abc.abstractmethod
     def get(self, person_id: str) -> Person | None:
@@ -73,6 +106,25 @@ _PERSON_FIELDS = Person.__struct_fields__
 _THROTTLED = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+# A transaction reports these per item in its CancellationReasons.
+_TRANSACTION_THROTTLED = frozenset(
+    {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
+)
+_person_json = msgspec.json.Encoder()
+_person_decoder = msgspec.json.Decoder(Person)
+
+
+def error_code(exc: Any) -> str | None:
+    """The DynamoDB error code behind a PynamoDB exception, or None for transport errors.
+
+    PynamoDB's own `cause_response_code` raises AttributeError when the cause is a timeout
+    (botocore's ReadTimeoutError carries `response = None`), turning a 503 into a 500.
+    """
+    response = getattr(getattr(exc, "cause", None), "response", None)
+    if not isinstance(response, dict):
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    return code if isinstance(code, str) else None
 
 
 def _old_item(exc: BaseException) -> dict[str, Any] | None:
@@ -103,9 +155,7 @@ def storage_errors() -> Iterator[None]:
     try:
         yield
     except PynamoDBException as exc:
-        if exc.cause_response_code in _THROTTLED or isinstance(
-            exc.cause, (BotoConnectionError, ReadTimeoutError)
-        ):
+        if isinstance(exc.cause, (BotoConnectionError, ReadTimeoutError)) or error_code(exc) in _THROTTLED:
             raise ServiceUnavailable("the data store is busy; retry shortly") from exc
         raise
 
@@ -139,19 +189,77 @@ class PynamoPeopleRepository(PeopleRepository):
     def _key(self, person_id: str) -> PersonModel:
         return self.model(self._models.person_pk(person_id), self._models.PERSON_SK)
 
-    def add(self, person: Person, *, actor: str) -> None:
-        m = self.model
+    def _item(self, person: Person, actor: str) -> PersonModel:
         values: dict[str, Any] = msgspec.structs.asdict(person)
         values["tags"] = list(person.tags) or None
-        item = m(
+        return self.model(
             self._models.person_pk(person.id),
             self._models.PERSON_SK,
             **values,
             list_owner=person.owner,  # puts the person in the by-owner index
             actor=actor,
         )
+
+    def add(self, person: Person, *, actor: str) -> None:
+        item = self._item(person, actor)
         with self._storage_errors():
-            item.save(condition=m.pk.does_not_exist())
+            item.save(condition=self.model.pk.does_not_exist())
+
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        """One TransactWriteItems: the idempotency record and the person, both conditional.
+
+        The record comes first, so the first cancellation reason is the key's. A failed
+        condition on it returns the record (ALL_OLD), which holds the original response:
+        a replay or a key reuse costs that one request and no read.
+        """
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        models = self._models
+        record_model = models.IdempotencyModel
+        record = record_model(
+            models.idempotency_pk(key.owner, key.key_hash),
+            models.IDEMPOTENCY_SK,
+            fingerprint=key.fingerprint,
+            person_id=person.id,
+            response=_person_json.encode(person).decode(),
+            created_at=person.created_at,
+            expires_at=key.expires_at,
+        )
+        # TTL deletes lazily: a record past its expiry may still exist, and no longer counts.
+        unused = record_model.pk.does_not_exist() | (
+            record_model.expires_at < datetime.fromisoformat(person.created_at)
+        )
+        connection = self.model._get_connection().connection
+        with self._storage_errors():
+            try:
+                with TransactWrite(connection=connection) as transaction:
+                    transaction.save(record, condition=unused, return_values="ALL_OLD")
+                    transaction.save(self._item(person, actor), condition=self.model.pk.does_not_exist())
+            except TransactWriteError as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = exc.cancellation_reasons
+                codes = {reason.code for reason in reasons if reason is not None}
+                if codes & _TRANSACTION_THROTTLED:
+                    raise ServiceUnavailable("the data store is busy; retry shortly") from exc
+                first = reasons[0] if reasons else None
+                if first is not None and first.code == "TransactionConflict":
+                    raise IdempotentRequestInFlight(
+                        "a request with this Idempotency-Key is in progress; retry shortly"
+                    ) from None
+                if first is None or first.code != "ConditionalCheckFailed" or not first.raw_item:
+                    raise
+                return self._replay(first.raw_item, key)
+        return Created(person=person, replayed=False)
+
+    def _replay(self, raw: dict[str, Any], key: IdempotencyKey) -> Created:
+        old = self._models.IdempotencyModel.from_raw_data(raw)
+        if old.fingerprint != key.fingerprint:
+            raise IdempotencyKeyReused(
+                "this Idempotency-Key was already used with a different request body; use a new key"
+            )
+        return Created(person=_person_decoder.decode(old.response), replayed=True)
 
     def get(self, person_id: str) -> Person | None:
         with self._storage_errors():
@@ -187,7 +295,7 @@ class PynamoPeopleRepository(PeopleRepository):
             try:
                 item.update(actions=actions, condition=condition)
             except UpdateError as exc:
-                if exc.cause_response_code != "ConditionalCheckFailedException":
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 old = _old_item(exc)
                 if (

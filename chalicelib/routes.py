@@ -20,6 +20,7 @@ from chalicelib.http import (
     etag,
     json_response,
     next_link,
+    parse_idempotency_key,
     parse_if_match,
     parse_limit,
     read_json_object,
@@ -97,8 +98,18 @@ def health() -> Response:
 @view
 def create_person() -> Response:
     request = _request()
-    person = services.create_person(_caller(), read_json_object(request), people_repo())
-    return _person_response(person, 201, Location=f"{api_root(request)}/people/{person.id}")
+    key = parse_idempotency_key(request.headers.get("idempotency-key"))
+    body = read_json_object(request)
+    headers = {}
+    if key is None:
+        person = services.create_person(_caller(), body, people_repo())
+    else:
+        created = services.create_person_once(_caller(), body, key, people_repo())
+        person = created.person
+        if created.replayed:
+            headers["Idempotent-Replayed"] = "true"
+    headers["Location"] = f"{api_root(request)}/people/{person.id}"
+    return _person_response(person, 201, **headers)
 
 
 @bp.route("/people", methods=["GET"], authorizer=authorizer)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain import Person, canonical_id, new_id, utc_now, validate_body
@@ -11,7 +14,9 @@ from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
 
 if TYPE_CHECKING:
     from chalicelib.history import HistoryPage, HistoryRepository
-    from chalicelib.repository import Guard, Page, PeopleRepository
+    from chalicelib.repository import Created, Guard, Page, PeopleRepository
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,12 @@ def _person_id(raw: str) -> str:
     return person_id
 
 
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """A digest of a JSON body that ignores key order and whitespace (but not values)."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def create_person(
     caller: Caller,
     body: Mapping[str, Any],
@@ -55,10 +66,40 @@ def create_person(
     make_id: Callable[[], str] = new_id,
 ) -> Person:
     """Validate and store a new person owned by the caller."""
+    person = _new_person(caller, body, clock(), make_id())
+    repo.add(person, actor=caller.sub)
+    return person
+
+
+def create_person_once(
+    caller: Caller,
+    body: Mapping[str, Any],
+    idempotency_key: str,
+    repo: PeopleRepository,
+    *,
+    clock: Callable[[], str] = utc_now,
+    make_id: Callable[[], str] = new_id,
+) -> Created:
+    """Create a person, unless this caller sent this key within 24 hours: then the original result.
+
+    The same key with a different body is an error (IdempotencyKeyReused), never a new person.
+    """
+    from chalicelib.repository import IdempotencyKey
+
+    person = _new_person(caller, body, clock(), make_id())
+    key = IdempotencyKey(
+        owner=caller.sub,
+        key_hash=hashlib.sha256(idempotency_key.encode()).hexdigest(),
+        fingerprint=fingerprint(body),
+        expires_at=datetime.fromisoformat(person.created_at) + IDEMPOTENCY_WINDOW,
+    )
+    return repo.add_once(person, actor=caller.sub, key=key)
+
+
+def _new_person(caller: Caller, body: Mapping[str, Any], now: str, person_id: str) -> Person:
     changes = validate_body(body, "create")
-    now = clock()
-    person = Person(
-        id=make_id(),
+    return Person(
+        id=person_id,
         owner=caller.sub,
         name=changes["name"],
         email=changes["email"],
@@ -69,8 +110,6 @@ def create_person(
         updated_at=now,
         version=1,
     )
-    repo.add(person, actor=caller.sub)
-    return person
 
 
 def get_person(caller: Caller, raw_id: str, repo: PeopleRepository) -> Person:

@@ -53,6 +53,9 @@ STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
 # tests/integration/test_policy.py derives the DynamoDB actions by running the API and
 # fails if this grants more or less than the code uses.
 # Query on the table itself reads a person's history (one partition); the index serves listings.
+# IAM has no TransactWriteItems action: each item of a transaction is authorised as the
+# operation it performs (Put -> dynamodb:PutItem, ConditionCheck -> dynamodb:ConditionCheckItem),
+# so the idempotent POST's transaction of two Puts needs only PutItem.
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 INDEX_ACTIONS = ("dynamodb:Query",)
 # Used by Lambda's event source mapping (on the function's role) to read the stream.

@@ -9,9 +9,14 @@ from typing import Any
 import msgspec
 
 from chalicelib.domain import Person
-from chalicelib.errors import PersonNotFound, VersionMismatch
+from chalicelib.errors import (
+    IdempotencyKeyReused,
+    IdempotentRequestInFlight,
+    PersonNotFound,
+    VersionMismatch,
+)
 from chalicelib.history import Change, HistoryPage, HistoryRepository
-from chalicelib.repository import Guard, Page, PeopleRepository
+from chalicelib.repository import Created, Guard, IdempotencyKey, Page, PeopleRepository
 
 
 class InMemoryPeopleRepository(PeopleRepository):
@@ -20,6 +25,27 @@ class InMemoryPeopleRepository(PeopleRepository):
         self.deleted: dict[str, Person] = {}
         self.actors: dict[str, str] = {}
         self.requests = 0
+        # (owner, key hash) -> (fingerprint, expiry, person as created)
+        self.keys: dict[tuple[str, str], tuple[str, datetime, Person]] = {}
+        # Keys whose first request is still being written (what DynamoDB reports as a
+        # TransactionConflict): set by tests to stand for that concurrent writer.
+        self.in_flight: set[tuple[str, str]] = set()
+
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        self.requests += 1
+        scope = (key.owner, key.key_hash)
+        if scope in self.in_flight:
+            raise IdempotentRequestInFlight("a request with this key is in progress")
+        now = datetime.fromisoformat(person.created_at)
+        if scope in self.keys and self.keys[scope][1] >= now:
+            fingerprint, _, original = self.keys[scope]
+            if fingerprint != key.fingerprint:
+                raise IdempotencyKeyReused("the key was used with a different body")
+            return Created(person=original, replayed=True)
+        self.keys[scope] = (key.fingerprint, key.expires_at, person)
+        self.requests -= 1  # add() counts the same single request
+        self.add(person, actor=actor)
+        return Created(person=person, replayed=False)
 
     def add(self, person: Person, *, actor: str) -> None:
         self.requests += 1

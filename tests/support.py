@@ -47,3 +47,61 @@ def id_claims(issuer: str, audience: str, sub: str = "forged-sub", **overrides: 
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
+
+
+class DynamoRequests:
+    """Counts the HTTP requests (every attempt, retries included) botocore sends to DynamoDB.
+
+    Optionally answers them itself: `answer(operation)` returning an AWSResponse (or raising,
+    as botocore's HTTP layer does on a timeout) stands for DynamoDB's reply, or None lets the
+    request through. This is how tests produce throttling, timeouts and transaction conflicts
+    the emulator cannot. It works at botocore's HTTP layer, below whichever client PynamoDB
+    currently holds (PynamoDB may replace its client), so nothing can bypass it.
+    """
+
+    def __init__(self, answer: Any = None) -> None:
+        self.operations: list[str] = []
+        self._answer = answer
+        self._original: Any = None
+
+    def __enter__(self) -> DynamoRequests:
+        from botocore.endpoint import Endpoint
+
+        original: Any = Endpoint._send
+        self._original = original
+
+        def send(endpoint: Any, request: Any) -> Any:
+            target = request.headers.get("X-Amz-Target", b"")
+            target = target.decode() if isinstance(target, bytes) else str(target)
+            if not target.startswith("DynamoDB_"):
+                return original(endpoint, request)
+            operation = target.rsplit(".", 1)[-1]
+            self.operations.append(operation)
+            answered = self._answer(operation) if self._answer is not None else None
+            return answered if answered is not None else original(endpoint, request)
+
+        Endpoint._send = send  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        from botocore.endpoint import Endpoint
+
+        Endpoint._send = self._original  # type: ignore[method-assign]
+
+
+def dynamodb_error(code: str, status: int = 400, message: str = "injected", **extra: Any) -> Any:
+    """An AWSResponse carrying a DynamoDB JSON error, as the service sends it."""
+    from botocore.awsrequest import AWSResponse
+
+    body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, **extra})
+
+    class _Raw:
+        def stream(self, **_: Any) -> Any:
+            yield body.encode()
+
+    return AWSResponse(  # type: ignore[no-untyped-call]
+        "https://dynamodb.local",
+        status,
+        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"},
+        _Raw(),
+    )

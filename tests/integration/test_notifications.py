@@ -233,3 +233,20 @@ def test_history_pages_newest_first_for_the_owner_and_admins_only(
     stranger = json.loads(call("POST", "/people", owner, {"name": "Gus"}).body)
     reused = call("GET", f"/people/{stranger['id']}/history?cursor={cursor}", owner)
     assert reused.status_code == 400
+
+
+def test_an_idempotent_create_and_its_replays_publish_one_created_event(pump: Pump, stack: StackInfo) -> None:
+    # The key record shares the table (and the stream) with the person: it must publish nothing.
+    created_events = audit_queue(stack)
+    owner, repo = new_user(), people_repo()
+    first = services.create_person_once(owner, {"name": "Ida"}, "key-1", repo).person
+    for _ in range(2):
+        assert services.create_person_once(owner, {"name": "Ida"}, "key-1", repo).replayed
+    settle(pump, lambda: history_count(first.id) == 1)
+    for _ in range(3):  # nothing more arrives later either
+        pump.pump_stream()
+        pump.pump_queue(wait_seconds=0)
+    received = [json.loads(b["Message"]) for b in drain(stack, created_events)]
+    mine = [e for e in received if e["data"]["owner"] == owner.sub]
+    assert [(e["type"], e["subject"]) for e in mine] == [("people.person.created", first.id)]
+    assert [e.type for e in entries(first.id, owner.sub)] == ["people.person.created"]

@@ -51,6 +51,9 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
         assert created.status_code == 201
         person_id = created.json_body["id"]
         client.http.post("/people", headers=headers(owner), body=json.dumps({"name": "Bob"}))
+        for _ in range(2):  # the idempotent create, then its replay
+            replayable = headers(owner, **{"Idempotency-Key": "policy-key"})
+            assert client.http.post("/people", headers=replayable, body=b'{"name": "Di"}').status_code == 201
         bodies = {"PUT": {"name": "Ada L"}, "PATCH": {"notes": "x"}, "POST": {"name": "Cy"}}
         for path, entry in sorted(chalice_app.routes.items()):
             concrete = re.sub(r"\{[^}]+\}", person_id, path)
@@ -65,11 +68,25 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
                     )
 
 
+# IAM authorises each item of a transaction as the operation it performs (there is no
+# TransactWriteItems action): see "Using IAM with DynamoDB transactions" in the DynamoDB guide.
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
 def observed_actions(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, set[str]]:
-    """Actions per resource kind: the table itself, or the by-owner index."""
+    """IAM actions per resource kind: the table itself, or the by-owner index."""
     kinds: dict[str, set[str]] = {"table": set(), "index": set(), "other": set()}
     for service, operation, params in calls:
-        if service == "dynamodb":
+        if service == "dynamodb" and operation == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                ((kind, _),) = item.items()
+                kinds["table"].add(TRANSACTION_ITEM_ACTIONS[kind])
+        elif service == "dynamodb":
             kind = "index" if params.get("IndexName") == "by-owner" else "table"
             kinds[kind].add(f"dynamodb:{operation}")
         else:

@@ -164,6 +164,21 @@ def test_history_items_in_the_same_table_are_ignored() -> None:
     assert events.build_event(record("INSERT", None, entry), SOURCE) is None
 
 
+def test_idempotency_records_and_their_ttl_purge_are_ignored() -> None:
+    key_record = {
+        "pk": "IDEMPOTENCY#owner-sub#" + "a" * 64,
+        "sk": "IDEMPOTENCY",
+        "fingerprint": "f" * 64,
+        "person_id": PID,
+        "response": json.dumps({"id": PID, "owner": OWNER, "name": "Ada"}),
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "expires_at": 1767312000,
+    }
+    assert events.build_event(record("INSERT", None, key_record), SOURCE) is None
+    assert events.build_event(record("MODIFY", key_record, key_record), SOURCE) is None
+    assert events.build_event(record("REMOVE", key_record, None), SOURCE) is None
+
+
 def test_a_record_without_images_is_malformed() -> None:
     broken = record("INSERT", None, person_item())
     del broken["dynamodb"]["NewImage"]

@@ -6,7 +6,7 @@ import pytest
 from chalice.app import Request
 
 from chalicelib import errors
-from chalicelib.http import CursorCodec, parse_if_match, problem_for, read_json_object
+from chalicelib.http import CursorCodec, parse_idempotency_key, parse_if_match, problem_for, read_json_object
 
 
 def request(body: bytes | None, content_type: str | None = "application/json") -> Request:
@@ -91,3 +91,31 @@ def test_every_domain_error_has_a_client_status() -> None:
             continue
         exc = cls([]) if cls is errors.ValidationFailed else cls("x")
         assert 400 <= problem_for(exc).status_code < 600, cls
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        (None, None),
+        ("abc-123", "abc-123"),
+        ('"8e03978e-40d5-43e8-bc93-6894a57f9324"', "8e03978e-40d5-43e8-bc93-6894a57f9324"),
+        ('"with \\"quote\\" and \\\\"', 'with "quote" and \\'),
+        ("  padded  ", "padded"),
+        ("k" * 255, "k" * 255),
+    ],
+)
+def test_idempotency_keys_are_sf_strings_or_bare(header: str | None, key: str | None) -> None:
+    assert parse_idempotency_key(header) == key
+
+
+@pytest.mark.parametrize(
+    "header", ["", "   ", '""', "k" * 256, "caf\u00e9", "a\x00b", '"bad \\n escape"', '"trailing\\"', '"a"b"']
+)
+def test_malformed_idempotency_keys_are_400(header: str) -> None:
+    with pytest.raises(errors.MalformedRequest):
+        parse_idempotency_key(header)
+
+
+def test_idempotency_problems_have_their_statuses() -> None:
+    assert problem_for(errors.IdempotencyKeyReused("x")).status_code == 422
+    assert problem_for(errors.IdempotentRequestInFlight("x")).status_code == 409

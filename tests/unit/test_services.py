@@ -5,7 +5,15 @@ import itertools
 import pytest
 
 from chalicelib import services
-from chalicelib.errors import ForbiddenOwner, PersonNotFound, ValidationFailed, VersionMismatch
+from chalicelib.errors import (
+    ForbiddenOwner,
+    IdempotencyKeyReused,
+    IdempotentRequestInFlight,
+    PersonNotFound,
+    ValidationFailed,
+    VersionMismatch,
+)
+from chalicelib.repository import Created
 from chalicelib.services import Caller, Precondition
 from tests.fakes import InMemoryPeopleRepository
 
@@ -111,3 +119,65 @@ def test_listing_pages_in_creation_order(repo: InMemoryPeopleRepository) -> None
     assert [p.id for p in first.items] == [p.id for p in created[:2]] and first.last == created[1].id
     rest = services.list_people(ALICE, repo, owner=None, limit=10, after=first.last)
     assert [p.id for p in rest.items] == [p.id for p in created[2:]] and rest.last is None
+
+
+def once(
+    repo: InMemoryPeopleRepository,
+    key: str,
+    caller: Caller = ALICE,
+    at: str = "2026-01-01T00:00:00.000Z",
+    **body: object,
+) -> Created:
+    return services.create_person_once(
+        caller, {"name": "Ada", **body}, key, repo, clock=lambda: at, make_id=lambda: next(_ids)
+    )
+
+
+def test_a_repeated_key_replays_the_first_person_in_one_request(repo: InMemoryPeopleRepository) -> None:
+    first = once(repo, "k", tags=["x"])
+    before = repo.requests
+    again = once(repo, "k", at="2026-01-01T12:00:00.000Z", tags=["x"])
+    assert again.replayed and again.person == first.person and len(repo.people) == 1
+    assert repo.requests - before == 1
+
+
+def test_the_fingerprint_ignores_key_order_but_not_values() -> None:
+    assert services.fingerprint({"name": "Ada", "tags": ["a"]}) == services.fingerprint(
+        {"tags": ["a"], "name": "Ada"}
+    )
+    assert services.fingerprint({"name": "Ada"}) != services.fingerprint({"name": "Ada "})
+    assert services.fingerprint({"tags": ["a", "b"]}) != services.fingerprint({"tags": ["b", "a"]})
+
+
+def test_a_reused_key_with_another_body_is_refused(repo: InMemoryPeopleRepository) -> None:
+    once(repo, "k")
+    with pytest.raises(IdempotencyKeyReused):
+        once(repo, "k", notes="different")
+    assert len(repo.people) == 1
+
+
+def test_keys_belong_to_their_caller(repo: InMemoryPeopleRepository) -> None:
+    assert not once(repo, "k").replayed and not once(repo, "k", caller=BOB).replayed
+    assert len(repo.people) == 2
+
+
+def test_a_key_expires_after_24_hours(repo: InMemoryPeopleRepository) -> None:
+    once(repo, "k")
+    assert once(repo, "k", at="2026-01-01T23:59:59.999Z").replayed
+    later = once(repo, "k", at="2026-01-02T00:00:00.001Z", notes="new day")
+    assert not later.replayed and len(repo.people) == 2
+
+
+def test_an_invalid_body_is_422_before_the_key_is_used(repo: InMemoryPeopleRepository) -> None:
+    with pytest.raises(ValidationFailed):
+        services.create_person_once(ALICE, {"name": ""}, "k", repo)
+    assert repo.keys == {} and not once(repo, "k").replayed
+
+
+def test_a_key_in_flight_is_a_conflict(repo: InMemoryPeopleRepository) -> None:
+    import hashlib
+
+    repo.in_flight.add(("alice", hashlib.sha256(b"k").hexdigest()))
+    with pytest.raises(IdempotentRequestInFlight):
+        once(repo, "k")
+    assert repo.people == {}
