@@ -5,9 +5,9 @@ invocation, their total, the response status, and peak memory (ru_maxrss). The c
 before the handler's module is imported; only this file and the stdlib-only `bench.canned`
 are loaded before it. DynamoDB is answered by canned responses (bench.canned.answer).
 
-To add a target (stream handler, SNS handler): write a function below that imports the
-module, wires canned answers for the clients it uses, invokes the handler once with an
-event of the exact shape Lambda delivers, and returns a status; list it in TARGETS.
+To add a target: write a function below that imports the module, wires canned answers for
+the clients it uses, invokes the handler once with an event of the exact shape Lambda
+delivers, and returns a status (200 when it did what it should); list it in TARGETS.
 """
 
 from __future__ import annotations
@@ -46,10 +46,55 @@ def _floor() -> tuple[float, Any]:
     return imported, floor.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
 
 
+def _batch_status(result: Any) -> int:
+    """200 when the stream batch was published whole (one Publish answered), else 500."""
+    return 200 if result == {"batchItemFailures": []} and canned.SENT.get("Publish") == 1 else 500
+
+
+def _stream() -> tuple[float, Any]:
+    import app as module
+    from chalicelib import wiring
+
+    imported = time.perf_counter()
+    canned.install_sns(wiring.sns_client())
+    return imported, _batch_status(module.publish_changes(canned.stream_event(), canned.LambdaContext()))
+
+
+def _floor_stream() -> tuple[float, Any]:
+    from bench.apps import floor_events
+
+    imported = time.perf_counter()
+    canned.install_sns(floor_events.client("sns"))
+    result = floor_events.publish_changes(canned.stream_event(), canned.LambdaContext())
+    return imported, _batch_status(result)
+
+
+def _sns() -> tuple[float, Any]:
+    import app as module
+
+    imported = time.perf_counter()
+    canned.install(canned.app_dynamodb_client())
+    module.record_notification(canned.sns_event(), canned.LambdaContext())
+    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+
+
+def _floor_sns() -> tuple[float, Any]:
+    from bench.apps import floor_events
+
+    imported = time.perf_counter()
+    canned.install(floor_events.client("dynamodb"))
+    floor_events.record_notification(canned.sns_event(), canned.LambdaContext())
+    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+
+
 TARGETS: dict[str, Callable[[], tuple[float, Any]]] = {
     "api_get_person": _api_app,
     "bare_chalice": _bare,
     "floor_chalice_getitem": _floor,
+    "stream_publish": _stream,
+    "floor_stream_publish": _floor_stream,
+    "sns_record": _sns,
+    "floor_sns_putitem": _floor_sns,
 }
 
 
