@@ -32,8 +32,20 @@ from bench import coldstart, ddb_work, localstack, package, warm
 from bench.report import Figure, pending, write
 
 HERE = Path(__file__).resolve().parent
-FULL = {"cold_rounds": 9, "warm_requests": 20_000, "local_seconds": 10.0, "local_requests": 5_000}
-QUICK = {"cold_rounds": 3, "warm_requests": 1_000, "local_seconds": 3.0, "local_requests": 1_000}
+FULL = {
+    "cold_rounds": 9,
+    "warm_requests": 20_000,
+    "local_seconds": 10.0,
+    "local_requests": 5_000,
+    "history_writes": 40,
+}
+QUICK = {
+    "cold_rounds": 3,
+    "warm_requests": 1_000,
+    "local_seconds": 3.0,
+    "local_requests": 1_000,
+    "history_writes": 5,
+}
 
 
 def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figure]]]]:
@@ -42,7 +54,10 @@ def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figu
         "cold": (coldstart.SECTION, lambda: coldstart.run(int(p["cold_rounds"]))),
         "warm": (warm.SECTION, lambda: warm.run(int(p["warm_requests"]))),
         "package": (package.SECTION, package.run),
-        "local": (localstack.SECTION, lambda: localstack.run(p["local_seconds"], int(p["local_requests"]))),
+        "local": (
+            localstack.SECTION,
+            lambda: localstack.run(p["local_seconds"], int(p["local_requests"]), int(p["history_writes"])),
+        ),
     }
 
 
