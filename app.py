@@ -9,7 +9,7 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib import events, routes
+from chalicelib import routes
 from chalicelib.config import event_sources, settings
 from chalicelib.http import log_and_shape
 from chalicelib.wiring import change_publisher, history_repo
@@ -30,6 +30,8 @@ def shape_and_log(request: Request, get_response: Any) -> Response:
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Publish one SNS message per person change on the table's stream."""
+    from chalicelib import events  # here, not at import: the API's cold start never needs it
+
     records = event.to_dict()["Records"]
     return events.publish_batch(records, change_publisher(), settings().event_source)
 
@@ -37,5 +39,7 @@ def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
 @app.on_sns_message(topic=_sources.topic_arn)
 def record_notification(event: SNSEvent) -> None:
     """Record each change event in its person's history (idempotently)."""
+    from chalicelib import events
+
     records = event.to_dict().get("Records") or []
     events.record_notifications(records, history_repo(), ttl_days=settings().history_ttl_days)

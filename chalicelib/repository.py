@@ -5,9 +5,10 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.domain import Person
 from chalicelib.errors import PersonNotFound, ServiceUnavailable, VersionMismatch
@@ -16,16 +17,14 @@ if TYPE_CHECKING:
     from chalicelib.models import PersonModel
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(msgspec.Struct, frozen=True):
     """Conditions a write must meet: the owner (None = any, for admins) and acceptable versions."""
 
     owner: str | None
     versions: frozenset[int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """One page of a listing; `last` is the key to continue after when `more` is true."""
 
     items: list[Person]
