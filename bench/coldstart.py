@@ -3,6 +3,10 @@
 Each target runs in its own fresh interpreter (bench/cold_child.py), interleaved round by
 round with the references so drift on a shared machine hits all of them alike. One untimed
 round first writes the bytecode caches, so every timed run sees the same disk state.
+
+The goal is judged on the child's CPU time (user + system), with the wall-clock time beside
+it: on a shared machine other processes stretch wall-clock times unevenly (a cold start is
+CPU-bound once the files are in the page cache), but they cannot add CPU time to ours.
 """
 
 from __future__ import annotations
@@ -71,6 +75,12 @@ COLD_STARTS = [
 ]
 
 
+def _gc(samples: list[dict[str, float]]) -> str:
+    """The garbage collector's share: median time, and the full passes of a typical run."""
+    full = median([s["gc_full_passes"] for s in samples])
+    return f"GC {ms(median([s['gc_s'] for s in samples]))} ({full:g} full passes)"
+
+
 def run(rounds: int) -> list[Figure]:
     env = child_environment(lambda_environment())
     targets = list(dict.fromkeys([t for c in COLD_STARTS for t in (c.target, c.floor)] + [BARE]))
@@ -91,28 +101,28 @@ def run(rounds: int) -> list[Figure]:
     figures: list[Figure] = []
     for cold in COLD_STARTS:
         floor, floor_mb = med(cold.floor, "total_s"), med(cold.floor, "maxrss_kb") / 1024
+        floor_cpu, cpu = med(cold.floor, "cpu_total_s"), med(cold.target, "cpu_total_s")
         total = med(cold.target, "total_s")
-        ratio = total / floor
-        ok = ratio <= GOAL_RATIO
-        floor_parts = (
-            f"{cold.floor_name}: {ms(floor)} (import {ms(med(cold.floor, 'import_s'))}, "
-            f"first call {ms(med(cold.floor, 'first_s'))}); bare Chalice, no AWS client: {ms(bare)}"
-        )
+        ratio, cpu_ratio = total / floor, cpu / floor_cpu
+        ok = cpu_ratio <= GOAL_RATIO
         figures.append(
             Figure(
                 cold.key,
                 SECTION,
                 cold.name,
-                total,
+                cpu,
                 "s",
-                f"{ms(total)} = {ratio:.2f} × floor (import {ms(med(cold.target, 'import_s'))}, "
-                f"first call {ms(med(cold.target, 'first_s'))})",
-                floor_parts,
-                f"≤ {GOAL_RATIO} × floor",
+                f"CPU {ms(cpu)} = {cpu_ratio:.2f} × floor (import {ms(med(cold.target, 'cpu_import_s'))}, "
+                f"first call {ms(med(cold.target, 'cpu_first_s'))}); wall {ms(total)} = {ratio:.2f} × floor; "
+                f"{_gc(runs[cold.target])}",
+                f"{cold.floor_name}: CPU {ms(floor_cpu)}, wall {ms(floor)}, {_gc(runs[cold.floor])}; "
+                f"bare Chalice, no AWS client: CPU {ms(med(BARE, 'cpu_total_s'))}, wall {ms(bare)}",
+                f"≤ {GOAL_RATIO} × floor (CPU time)",
                 verdict(ok),
                 "" if ok else cold.short_because,
                 detail={
-                    "ratio": ratio,
+                    "ratio": cpu_ratio,
+                    "wall_ratio": ratio,
                     "runs": len(runs[cold.target]),
                     "samples": runs[cold.target],
                     "floor_samples": runs[cold.floor],
