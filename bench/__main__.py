@@ -4,13 +4,18 @@ Sections (each module's docstring gives its method):
   1. bench/ddb_work.py   DynamoDB requests and capacity per API operation (emulator, real app)
   2. bench/coldstart.py  cold start vs a bare Chalice app and the floor (fresh processes)
   3. bench/warm.py       warm time per request vs the floor (Lambda entry point)
-  4. bench/package.py    `chalice package` zip size
-  5. bench/localstack.py throughput of the local stack
+  4. bench/package.py    size of the zip `make package` builds (infra.deploy.chalice)
+  5. bench/localstack.py throughput and write-to-history latency of the local stack
 
 Benchmarks are not tests: nothing here runs in `make test`. Times are medians, and each
 ratio compares figures measured in the same run. A figure that cannot be measured yet is
-listed with the reason, never with a made-up number. To add one, add an entry to the
-section's list (COLD_STARTS, NOT_YET, ...) or one `measure(...)` line.
+listed with the reason (`report.pending`), never with a made-up number. To add one, add an
+entry to the section's list (coldstart.COLD_STARTS with its floor in bench/apps/) or one
+`measure(...)` line (ddb_work).
+
+Profiling a cold start: `python -X importtime -m bench.cold_child TARGET` (with the
+environment of `bench.canned.lambda_environment()`) lists every import with its cost;
+compare it with the floor's target module by module.
 
 Options: --quick (few repetitions: a smoke run, figures too noisy to quote),
 --only NAME (repeatable: ddb, cold, warm, package, local), --save-baseline (also copy the
@@ -32,8 +37,20 @@ from bench import coldstart, ddb_work, localstack, package, warm
 from bench.report import Figure, pending, write
 
 HERE = Path(__file__).resolve().parent
-FULL = {"cold_rounds": 9, "warm_requests": 20_000, "local_seconds": 10.0, "local_requests": 5_000}
-QUICK = {"cold_rounds": 3, "warm_requests": 1_000, "local_seconds": 3.0, "local_requests": 1_000}
+FULL = {
+    "cold_rounds": 11,
+    "warm_requests": 20_000,
+    "local_seconds": 10.0,
+    "local_requests": 5_000,
+    "history_writes": 40,
+}
+QUICK = {
+    "cold_rounds": 3,
+    "warm_requests": 1_000,
+    "local_seconds": 3.0,
+    "local_requests": 1_000,
+    "history_writes": 5,
+}
 
 
 def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figure]]]]:
@@ -42,7 +59,10 @@ def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figu
         "cold": (coldstart.SECTION, lambda: coldstart.run(int(p["cold_rounds"]))),
         "warm": (warm.SECTION, lambda: warm.run(int(p["warm_requests"]))),
         "package": (package.SECTION, package.run),
-        "local": (localstack.SECTION, lambda: localstack.run(p["local_seconds"], int(p["local_requests"]))),
+        "local": (
+            localstack.SECTION,
+            lambda: localstack.run(p["local_seconds"], int(p["local_requests"]), int(p["history_writes"])),
+        ),
     }
 
 

@@ -26,6 +26,8 @@ CLAIMS = {
     "iat": "1767225600",
     "exp": "Thu Jan 01 01:00:00 UTC 2026",
 }
+STREAM_ARN = f"arn:aws:dynamodb:{REGION}:000000000000:table/{TABLE}/stream/2026-01-01T00:00:00.000"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:000000000000:people-api-dev-changes"
 PERSON_BODY = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
@@ -50,6 +52,9 @@ def lambda_environment() -> dict[str, str]:
         "AWS_SESSION_TOKEN": "bench",
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_LAMBDA_FUNCTION_NAME": "people-api-dev",
+        "TABLE_STREAM_ARN": STREAM_ARN,
+        "CHANGES_TOPIC_ARN": TOPIC_ARN,
+        "HISTORY_TTL_DAYS": "90",
     }
 
 
@@ -224,3 +229,115 @@ def app_dynamodb_client() -> Any:
 
     wiring.people_repo()  # binds the models to the stage's table, as the first request would
     return models.PersonModel._get_connection().connection.client
+
+
+# --- the event handlers: a stream batch, an SNS delivery, and canned SNS answers -----------
+
+_STREAM_ID = "4b7e1c2a9f0d3e5b6a7c8d9e0f1a2b3c"
+
+
+def stream_event() -> dict[str, Any]:
+    """A DynamoDB stream batch of one INSERT of a person, as Lambda delivers it."""
+    item = {k: v for k, v in _item(PERSON_ID).items() if k != "version"} | {"version": {"N": "1"}}
+    record = {
+        "eventID": _STREAM_ID,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1767225600,
+            "Keys": {"pk": item["pk"], "sk": item["sk"]},
+            "NewImage": item,
+            "SequenceNumber": "100000000000000000001",
+            "SizeBytes": 512,
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+        "eventSourceARN": STREAM_ARN,
+    }
+    return {"Records": [record]}
+
+
+def change_message() -> str:
+    """The change event `publish_changes` sends for `stream_event()` (CloudEvents JSON)."""
+    person = {
+        "id": PERSON_ID,
+        "owner": OWNER,
+        **PERSON_BODY,
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-02T00:00:00.000Z",
+        "version": 1,
+    }
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": _STREAM_ID,
+            "source": "people-api/dev",
+            "type": "people.person.created",
+            "time": "2026-01-02T00:00:00.000Z",
+            "subject": PERSON_ID,
+            "datacontenttype": "application/json",
+            "data": {
+                "owner": OWNER,
+                "actor": OWNER,
+                "version": 1,
+                "before": None,
+                "after": person,
+                "changed_fields": ["name", "email", "phone", "notes", "tags"],
+            },
+        }
+    )
+
+
+def sns_event() -> dict[str, Any]:
+    """An SNS delivery of one change event, as Lambda delivers it."""
+    sns = {
+        "Type": "Notification",
+        "MessageId": str(uuid.UUID(int=1)),
+        "TopicArn": TOPIC_ARN,
+        "Subject": None,
+        "Message": change_message(),
+        "Timestamp": "2026-01-02T00:00:01.000Z",
+        "SignatureVersion": "1",
+        "Signature": "bench",
+        "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/bench.pem",
+        "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+        "MessageAttributes": {
+            "type": {"Type": "String", "Value": "people.person.created"},
+            "owner": {"Type": "String", "Value": OWNER},
+        },
+    }
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{TOPIC_ARN}:{uuid.UUID(int=2)}",
+                "Sns": sns,
+            }
+        ]
+    }
+
+
+PUBLISH_BODY = (
+    b'<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+    b"<PublishResult><MessageId>00000000-0000-0000-0000-000000000003</MessageId></PublishResult>"
+    b"<ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></PublishResponse>"
+)
+
+
+def answer_sns(request: Any, **_: Any) -> Any:
+    """botocore `before-send` handler: answer SNS Publish without any network I/O."""
+    from botocore.awsrequest import AWSResponse, HeadersDict
+
+    body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+    if b"Action=Publish" not in body:
+        raise RuntimeError(f"no canned SNS answer for {body[:80]!r}")
+    SENT["Publish"] = SENT.get("Publish", 0) + 1
+    headers = HeadersDict({"Content-Type": "text/xml", "x-amzn-RequestId": "bench"})  # type: ignore[no-untyped-call]
+    return AWSResponse(request.url, 200, headers, _Raw(PUBLISH_BODY))  # type: ignore[no-untyped-call]
+
+
+def install_sns(client: Any) -> None:
+    """Answer every SNS Publish of this botocore client with PUBLISH_BODY."""
+    client.meta.events.register("before-send.sns", answer_sns)

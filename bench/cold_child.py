@@ -1,17 +1,19 @@
 """One cold start, in a fresh process: `python -m bench.cold_child TARGET`.
 
 Prints one JSON line: seconds to import the handler's module, seconds for the first
-invocation, their total, the response status, and peak memory (ru_maxrss). The clock starts
+invocation and their total, each as wall-clock time and as this process's CPU time, the
+response status, peak memory (ru_maxrss), and the garbage collector's passes and time. The clock starts
 before the handler's module is imported; only this file and the stdlib-only `bench.canned`
 are loaded before it. DynamoDB is answered by canned responses (bench.canned.answer).
 
-To add a target (stream handler, SNS handler): write a function below that imports the
-module, wires canned answers for the clients it uses, invokes the handler once with an
-event of the exact shape Lambda delivers, and returns a status; list it in TARGETS.
+To add a target: write a function below that imports the module, wires canned answers for
+the clients it uses, invokes the handler once with an event of the exact shape Lambda
+delivers, and returns a status (200 when it did what it should); list it in TARGETS.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import resource
 import sys
@@ -21,47 +23,122 @@ from typing import Any
 
 from bench import canned
 
+Mark = tuple[float, float]  # (wall clock, this process's CPU time)
 
-def _api_app() -> tuple[float, Any]:
+
+def _mark() -> Mark:
+    return time.perf_counter(), time.process_time()
+
+
+def _api_app() -> tuple[Mark, Any]:
     import app as module
 
-    imported = time.perf_counter()
+    imported = _mark()
     canned.install(canned.app_dynamodb_client())
     response = module.app(canned.get_person_event(), canned.LambdaContext())
     return imported, response["statusCode"]
 
 
-def _bare() -> tuple[float, Any]:
+def _bare() -> tuple[Mark, Any]:
     from bench.apps import bare
 
-    imported = time.perf_counter()
+    imported = _mark()
     return imported, bare.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
 
 
-def _floor() -> tuple[float, Any]:
+def _floor() -> tuple[Mark, Any]:
     from bench.apps import floor
 
-    imported = time.perf_counter()
+    imported = _mark()
     canned.install(floor.client())
     return imported, floor.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
 
 
-TARGETS: dict[str, Callable[[], tuple[float, Any]]] = {
+def _batch_status(result: Any) -> int:
+    """200 when the stream batch was published whole (one Publish answered), else 500."""
+    return 200 if result == {"batchItemFailures": []} and canned.SENT.get("Publish") == 1 else 500
+
+
+def _stream() -> tuple[Mark, Any]:
+    import app as module
+    from chalicelib import wiring
+
+    imported = _mark()
+    canned.install_sns(wiring.sns_client())
+    return imported, _batch_status(module.publish_changes(canned.stream_event(), canned.LambdaContext()))
+
+
+def _floor_stream() -> tuple[Mark, Any]:
+    from bench.apps import floor_events
+
+    imported = _mark()
+    canned.install_sns(floor_events.client("sns"))
+    result = floor_events.publish_changes(canned.stream_event(), canned.LambdaContext())
+    return imported, _batch_status(result)
+
+
+def _sns() -> tuple[Mark, Any]:
+    import app as module
+
+    imported = _mark()
+    canned.install(canned.app_dynamodb_client())
+    module.record_notification(canned.sns_event(), canned.LambdaContext())
+    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+
+
+def _floor_sns() -> tuple[Mark, Any]:
+    from bench.apps import floor_events
+
+    imported = _mark()
+    canned.install(floor_events.client("dynamodb"))
+    floor_events.record_notification(canned.sns_event(), canned.LambdaContext())
+    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+
+
+TARGETS: dict[str, Callable[[], tuple[Mark, Any]]] = {
     "api_get_person": _api_app,
     "bare_chalice": _bare,
     "floor_chalice_getitem": _floor,
+    "stream_publish": _stream,
+    "floor_stream_publish": _floor_stream,
+    "sns_record": _sns,
+    "floor_sns_putitem": _floor_sns,
 }
 
 
+class _GcMeter:
+    """Counts the garbage collector's passes and the time they take (gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.passes, self.full_passes, self.seconds, self._started = 0, 0, 0.0, 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.seconds += time.perf_counter() - self._started
+        self.passes += 1
+        self.full_passes += info["generation"] == 2
+
+
 def main(target: str) -> int:
-    started = time.perf_counter()
+    collector = _GcMeter()
+    started = _mark()
     imported, status = TARGETS[target]()
-    done = time.perf_counter()
+    done = _mark()
     result = {
         "target": target,
-        "import_s": imported - started,
-        "first_s": done - imported,
-        "total_s": done - started,
+        "import_s": imported[0] - started[0],
+        "first_s": done[0] - imported[0],
+        "total_s": done[0] - started[0],
+        # CPU time: what other processes on a shared machine cannot inflate.
+        "cpu_import_s": imported[1] - started[1],
+        "cpu_first_s": done[1] - imported[1],
+        "cpu_total_s": done[1] - started[1],
+        "gc_passes": collector.passes,
+        "gc_full_passes": collector.full_passes,
+        "gc_s": collector.seconds,
         "status": status,
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "modules": len(sys.modules),

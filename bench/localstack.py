@@ -1,7 +1,9 @@
 """5. The local stack: throughput of `make run` (python -m devstack run) on loopback.
 
 Starts its own stack on free ports with its own DEVSTACK_STATE file, so it never meets a
-stack you are running. Load is bounded by both a request count and a time limit.
+stack you are running. Load is bounded by both a request count and a time limit. Then the
+write-to-history latency: one write at a time, polling the history until its entry appears
+(bounded by a write count and a time limit).
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, child_environment
-from bench.report import INFO, Figure, pending
+from bench.report import INFO, Figure
+from devstack.pump import POLL_SECONDS
 
 SECTION = "5. Local stack (`make run`, 4 concurrent clients on loopback)"
 CLIENTS = 4
+HISTORY_POLL_SECONDS = 0.01
+HISTORY_SECONDS = 120.0  # the bound on the whole write-to-history measurement
 
 
 def _wait_for_state(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> dict[str, Any]:
@@ -87,7 +92,52 @@ def _load(port: int, path: str, headers: dict[str, str], seconds: float, max_req
     }
 
 
-def run(seconds: float, max_requests: int) -> list[Figure]:
+def _request(port: int, method: str, path: str, headers: dict[str, str], body: Any = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        data = json.dumps(body) if body is not None else None
+        sent = {**headers, "Content-Type": "application/json"} if data is not None else headers
+        conn.request(method, path, body=data, headers=sent)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+
+
+def _history_latency(port: int, auth: dict[str, str], writes: int, seconds: float) -> dict[str, Any]:
+    """Write, then poll the person's history until the entry is there; one write at a time.
+
+    Each sample creates a person (POST /people) and polls GET /people/{id}/history every
+    POLL_SECONDS until it holds the `created` entry. Bounded by `writes` and by `seconds`.
+    """
+    latencies: list[float] = []
+    deadline = time.monotonic() + seconds
+    while len(latencies) < writes and time.monotonic() < deadline:
+        started = time.perf_counter()
+        status, created = _request(port, "POST", "/people", auth, {"name": f"History {len(latencies)}"})
+        if status != 201:
+            raise RuntimeError(f"POST /people on the local stack answered {status}: {created}")
+        while True:
+            status, entries = _request(port, "GET", f"/people/{created['id']}/history?limit=1", auth)
+            if status != 200:
+                raise RuntimeError(f"GET history on the local stack answered {status}: {entries}")
+            if entries:
+                latencies.append(time.perf_counter() - started)
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no history entry appeared within {seconds:.0f}s of a write")
+            time.sleep(HISTORY_POLL_SECONDS)
+    latencies.sort()
+    return {
+        "writes": len(latencies),
+        "p50_s": latencies[len(latencies) // 2],
+        "p95_s": latencies[min(int(len(latencies) * 0.95), len(latencies) - 1)],
+        "max_s": latencies[-1],
+        "samples": latencies,
+    }
+
+
+def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
     from devstack.provision import StackInfo
     from devstack.tokens import id_token
     from tests.support import free_port
@@ -119,20 +169,12 @@ def run(seconds: float, max_requests: int) -> list[Figure]:
             os.environ.clear()
             os.environ.update(saved)
             auth = {"Authorization": f"Bearer {token}"}
-            conn = http.client.HTTPConnection("127.0.0.1", api_port, timeout=10)
-            conn.request(
-                "POST",
-                "/people",
-                body=json.dumps({"name": "Ada Lovelace"}),
-                headers={**auth, "Content-Type": "application/json"},
-            )
-            response = conn.getresponse()
-            created = json.loads(response.read())
-            conn.close()
-            if response.status != 201:
-                raise RuntimeError(f"POST /people on the local stack answered {response.status}: {created}")
+            status, created = _request(api_port, "POST", "/people", auth, {"name": "Ada Lovelace"})
+            if status != 201:
+                raise RuntimeError(f"POST /people on the local stack answered {status}: {created}")
             person = _load(api_port, f"/people/{created['id']}", auth, seconds, max_requests)
             health = _load(api_port, "/health", {}, seconds, max_requests)
+            history = _history_latency(api_port, auth, history_writes, HISTORY_SECONDS)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
@@ -156,11 +198,19 @@ def run(seconds: float, max_requests: int) -> list[Figure]:
             INFO,
             detail={"get_person": person, "health": health},
         ),
-        pending(
+        Figure(
             "local.history_latency",
             SECTION,
-            "Write-to-history latency p50/p95",
-            "reported",
-            "notifications and history (issue 3) do not exist yet",
+            "Write-to-history latency: POST /people until GET /people/{id}/history shows the entry",
+            history["p50_s"],
+            "s",
+            f"p50 {history['p50_s'] * 1000:.0f} ms, p95 {history['p95_s'] * 1000:.0f} ms "
+            f"(max {history['max_s'] * 1000:.0f} ms, {history['writes']} writes, one at a time)",
+            "the path: stream poll → stream handler → SNS → queue long poll → SNS handler; the local "
+            f"pump polls the stream every {POLL_SECONDS[0]:g}–{POLL_SECONDS[1]:g} s (backing off when "
+            f"idle), the history is polled every {HISTORY_POLL_SECONDS * 1000:.0f} ms",
+            "reported (no goal set; on AWS the stream poller and SNS set it)",
+            INFO,
+            detail=history,
         ),
     ]

@@ -57,20 +57,25 @@ def us(seconds: float) -> str:
 def write(figures: Iterable[Figure], out_dir: Path, meta: dict[str, Any], baseline: Path | None) -> None:
     figures = list(figures)
     before: dict[str, dict[str, Any]] = {}
+    notes: list[str] = []
     if baseline is not None and baseline.exists():
-        before = {f["key"]: f for f in json.loads(baseline.read_text())["figures"]}
+        saved = json.loads(baseline.read_text())
+        before = {f["key"]: f for f in saved["figures"]}
+        notes = saved["meta"].get("notes", [])
     meta = {"python": platform.python_version(), "machine": platform.machine(), **meta}
     (out_dir / "results.json").write_text(
         json.dumps({"meta": meta, "figures": [asdict(f) for f in figures]}, indent=2) + "\n"
     )
-    (out_dir / "RESULTS.md").write_text(render(figures, meta, before))
+    (out_dir / "RESULTS.md").write_text(render(figures, meta, before, notes))
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(figures: list[Figure], meta: dict[str, Any], before: dict[str, dict[str, Any]]) -> str:
+def render(
+    figures: list[Figure], meta: dict[str, Any], before: dict[str, dict[str, Any]], notes: Sequence[str] = ()
+) -> str:
     lines = [
         "# Benchmark results",
         "",
@@ -105,6 +110,7 @@ def render(figures: list[Figure], meta: dict[str, Any], before: dict[str, dict[s
             '"Before fixes" is `bench/baseline.json`: the same suite run on the commit before the',
             "performance fixes (blank where the figure did not change). Its times come from another run,",
             "so compare its ratios, not its absolute times.",
+            *[line for note in notes for line in ("", note)],
             "",
         ]
     return "\n".join(lines)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Literal
+
+import msgspec
 
 AuthMode = Literal["cognito", "local-jwt"]
 
@@ -33,24 +34,21 @@ class ConfigError(RuntimeError):
     """A required setting is missing or malformed."""
 
 
-@dataclass(frozen=True, slots=True)
-class AuthSettings:
+class AuthSettings(msgspec.Struct, frozen=True):
     """What `app.py` needs at import time to choose and wire the authorizer."""
 
     mode: AuthMode
     user_pool_arn: str
 
 
-@dataclass(frozen=True, slots=True)
-class EventSources:
+class EventSources(msgspec.Struct, frozen=True):
     """What `app.py` needs at import time to register the stream and SNS handlers."""
 
     stream_arn: str
     topic_arn: str
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(msgspec.Struct, frozen=True):
     """Everything the request path needs, resolved once per process."""
 
     stage: str

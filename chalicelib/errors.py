@@ -6,11 +6,10 @@ that turns them into RFC 9457 problem+json responses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
+class FieldError(msgspec.Struct, frozen=True):
     """One invalid field of a request body."""
 
     field: str

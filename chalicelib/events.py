@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 
@@ -161,8 +160,7 @@ def build_event(record: Mapping[str, Any], source: str) -> ChangeEvent | None:
     )
 
 
-@dataclass
-class Invocation:
+class Invocation(msgspec.Struct):
     """What one invocation of an event handler did, for its log line."""
 
     records_in: int

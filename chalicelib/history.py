@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import abc
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -30,8 +29,7 @@ class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
     after: Person | None
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(msgspec.Struct, frozen=True):
     """A history entry with the keys it is stored under: whose person, which version."""
 
     person_id: str
@@ -40,8 +38,7 @@ class Change:
     entry: HistoryEntry
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryPage:
+class HistoryPage(msgspec.Struct, frozen=True):
     """One page of a person's history, newest first.
 
     `owner` is the person's owner (None when neither the person nor any entry exists);

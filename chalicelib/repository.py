@@ -5,7 +5,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,16 +23,14 @@ if TYPE_CHECKING:
     from chalicelib.models import PersonModel
 
 
-@dataclass(frozen=True, slots=True)
-class Guard:
+class Guard(msgspec.Struct, frozen=True):
     """Conditions a write must meet: the owner (None = any, for admins) and acceptable versions."""
 
     owner: str | None
     versions: frozenset[int] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class IdempotencyKey:
+class IdempotencyKey(msgspec.Struct, frozen=True):
     """An Idempotency-Key as stored: whose it is, its hash, the request's fingerprint, its expiry."""
 
     owner: str
@@ -42,8 +39,7 @@ class IdempotencyKey:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Created:
+class Created(msgspec.Struct, frozen=True):
     """The outcome of an idempotent create: the person of the original response, and whether
     this call replayed it rather than creating it."""
 
@@ -51,8 +47,7 @@ class Created:
     replayed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
+class Page(msgspec.Struct, frozen=True):
     """One page of a listing; `last` is the key to continue after when `more` is true."""
 
     items: list[Person]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from chalicelib.domain import Person, canonical_id, new_id, utc_now, validate_body
 from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
@@ -19,16 +20,14 @@ if TYPE_CHECKING:
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(msgspec.Struct, frozen=True):
     """Who is calling: the Cognito `sub` and whether they are in the `admins` group."""
 
     sub: str
     is_admin: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Precondition:
+class Precondition(msgspec.Struct, frozen=True):
     """An If-Match header: None = absent, `any_version` = `*`, else the acceptable versions."""
 
     versions: frozenset[int] = frozenset()
