@@ -18,11 +18,11 @@ from msgspec import Meta
 
 from chalicelib.errors import FieldError, ValidationFailed
 
-# No C0/C1 control characters and no lone surrogates (which cannot be stored as UTF-8);
-# names and tags are trimmed, so they must also hold something besides white space.
-_NONBLANK_TEXT = r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
+# No C0/C1 control characters; names and tags are trimmed, so they must also hold something
+# besides white space. (Lone surrogates cannot arrive: the JSON decoder rejects them.)
+_NONBLANK_TEXT = r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f]*$"
 # Notes may span lines: tab, LF and CR are allowed there.
-_MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
+_MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # The WHATWG "valid e-mail address" shape, with a 64-character local part.
 _EMAIL = (
     r"^(?=[^@]{1,64}@)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"

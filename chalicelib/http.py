@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -129,23 +130,32 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+# RFC 9110 If-Match: "*" or a comma-separated list of entity tags (empty elements allowed).
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+IF_MATCH_PATTERN = rf"^[ \t]*(?:\*|(?:{_ENTITY_TAG})?(?:[ \t]*,[ \t]*(?:{_ENTITY_TAG})?)*)[ \t]*$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
+_TAGS = re.compile(r'(W/)?"([^"]*)"')
+
+
 def parse_if_match(value: str | None) -> Precondition | None:
-    """Parse If-Match (RFC 9110): `*` or a list of strong entity tags; weak ones never match."""
+    """Parse If-Match (RFC 9110): `*` or a list of strong entity tags; weak ones never match.
+
+    A well-formed tag that is not one of ours (`"abc"`) matches no version, so the request
+    fails its precondition (412) rather than being malformed (400).
+    """
     if value is None:
         return None
-    value = value.strip()
-    if value == "*":
+    if not _IF_MATCH.match(value):
+        raise errors.MalformedRequest(
+            f"If-Match must be '*' or entity tags like '\"3\"', not {value.strip()[:40]!r}"
+        )
+    if value.strip() == "*":
         return Precondition(any_version=True)
     versions: set[int] = set()
-    for part in value.split(","):
-        tag = part.strip()
-        if tag.startswith("W/"):
-            continue  # If-Match uses strong comparison
-        if len(tag) < 3 or tag[0] != '"' or tag[-1] != '"' or not tag[1:-1].isdigit() or len(tag) > 22:
-            raise errors.MalformedRequest(
-                f"If-Match must be '*' or entity tags like '\"3\"', not {tag[:40]!r}"
-            )
-        versions.add(int(tag[1:-1]))
+    for weak, opaque in _TAGS.findall(value):
+        # If-Match uses strong comparison; ours are decimal versions.
+        if not weak and opaque.isascii() and opaque.isdigit() and len(opaque) <= 20:
+            versions.add(int(opaque))
     return Precondition(versions=frozenset(versions))
 
 

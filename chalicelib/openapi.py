@@ -14,7 +14,7 @@ import msgspec
 
 from chalicelib.domain import Person, PersonInput, PersonPatch
 from chalicelib.history import HistoryEntry
-from chalicelib.http import DEFAULT_LIMIT, JSON, MAX_BODY_BYTES, MAX_LIMIT, MERGE_PATCH, PROBLEM
+from chalicelib.http import DEFAULT_LIMIT, IF_MATCH_PATTERN, JSON, MAX_BODY_BYTES, MAX_LIMIT, MERGE_PATCH, PROBLEM
 
 Schema = dict[str, Any]
 
@@ -120,7 +120,7 @@ _IF_MATCH: Final = {
         "Apply only if the person is at one of these versions: `*` or strong entity tags from ETag "
         '(`"3"`); weak tags never match. Without it the change applies to the current version.'
     ),
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
 }
 _IDEMPOTENCY_KEY: Final = {
     "name": "Idempotency-Key",

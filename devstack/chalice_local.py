@@ -58,6 +58,13 @@ def as_problem(error: local.LocalGatewayException) -> tuple[int, dict[str, str],
 class GatewayResponseHandler(local.ChaliceRequestHandler):
     """chalice local's request handler with gateway responses applied."""
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_* handler (TRACE, QUERY, ...) with its own
+        # HTML 501; hand it to the app, which answers 405 problem+json with Allow like API Gateway.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def _send_error_response(self, error: local.LocalGatewayException) -> None:
         status, headers, body = as_problem(error)
         self._send_http_response(status, headers, body)
