@@ -14,7 +14,15 @@ import msgspec
 
 from chalicelib.domain import Person, PersonInput, PersonPatch
 from chalicelib.history import HistoryEntry
-from chalicelib.http import DEFAULT_LIMIT, IF_MATCH_PATTERN, JSON, MAX_BODY_BYTES, MAX_LIMIT, MERGE_PATCH, PROBLEM
+from chalicelib.http import (
+    DEFAULT_LIMIT,
+    IF_MATCH_PATTERN,
+    JSON,
+    MAX_BODY_BYTES,
+    MAX_LIMIT,
+    MERGE_PATCH,
+    PROBLEM,
+)
 
 Schema = dict[str, Any]
 

@@ -54,7 +54,8 @@ def test_schemathesis_finds_nothing_wrong_in_at_least_1000_cases(
     summary = json.loads(report.read_text())
     operations = summary["operations"]
     assert operations["tested"] == operations["total"] == 9, operations
-    assert all(summary["phases"][phase]["status"] == "success" for phase in ("coverage", "fuzzing", "stateful"))
+    phases = summary["phases"]
+    assert all(phases[phase]["status"] == "success" for phase in ("coverage", "fuzzing", "stateful")), phases
     assert summary["test_cases"]["generated"] >= MIN_CASES, summary["test_cases"]
     assert summary["failures"] == [] and summary["errors"] == []
     print(f"schemathesis: {summary['test_cases']} in {summary['running_time']:.0f}s")
