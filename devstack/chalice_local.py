@@ -22,6 +22,7 @@ from chalice.cli.factory import CLIFactory
 from devstack import ROOT
 
 PROBLEM = "application/problem+json"
+LISTEN_BACKLOG = 128
 _RESPONSES: dict[str, dict[str, Any]] = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
 
 
@@ -77,6 +78,9 @@ def _create_local_server(
     server.server.RequestHandlerClass = functools.partial(
         GatewayResponseHandler, app_object=server.app_object, config=config
     )
+    # http.server listens with a backlog of 5, so a burst of clients (API Gateway queues them)
+    # would see connections reset; listening again on Linux just raises the backlog.
+    server.server.socket.listen(LISTEN_BACKLOG)
     return server
 
 
