@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from typing import Any
 
 from chalice import local
@@ -71,9 +72,33 @@ class GatewayResponseHandler(local.ChaliceRequestHandler):
         self._send_http_response(status, headers, body)
 
 
+def isolate_requests(app_obj: Any) -> None:
+    """Give each of chalice local's request threads its own `current_request` and `lambda_context`.
+
+    Chalice keeps both as plain attributes of the app: right for Lambda (one request per
+    process at a time), but chalice local serves each connection on its own thread, so two
+    concurrent requests would read each other's body, headers and caller identity.
+    """
+    state = threading.local()
+
+    def slot(name: str) -> property:
+        return property(
+            lambda self: getattr(state, name, None),
+            lambda self, value: setattr(state, name, value),
+        )
+
+    cls = type(app_obj)
+    app_obj.__class__ = type(
+        cls.__name__,
+        (cls,),
+        {"current_request": slot("current_request"), "lambda_context": slot("lambda_context")},
+    )
+
+
 def _create_local_server(
     self: CLIFactory, app_obj: Any, config: Any, host: str, port: int
 ) -> local.LocalDevServer:
+    isolate_requests(app_obj)
     server = local.create_local_server(app_obj, config, host, port)
     server.server.RequestHandlerClass = functools.partial(
         GatewayResponseHandler, app_object=server.app_object, config=config
