@@ -71,6 +71,8 @@ def attack_headers(stack: StackInfo) -> dict[str, str | None]:
         "garbage": "garbage",
         "garbage bearer": "Bearer x.y.z",
         "three empty parts": "..",
+        "three garbage parts": "a.b.c",
+        "the word Bearer alone": "Bearer",
         "tampered payload": f"{header}.{forged_payload}.{signature}",
         "tampered signature": f"{header}.{payload}.{signature[:-6]}AAAAAA",
         "signature removed": f"{header}.{payload}.",
