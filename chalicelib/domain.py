@@ -18,10 +18,11 @@ from msgspec import Meta
 
 from chalicelib.errors import FieldError, ValidationFailed
 
-# No C0/C1 control characters and no lone surrogates (which cannot be stored as UTF-8).
-_TEXT = r"^[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*$"
+# No C0/C1 control characters; names and tags are trimmed, so they must also hold something
+# besides white space. (Lone surrogates cannot arrive: the JSON decoder rejects them.)
+_NONBLANK_TEXT = r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f]*$"
 # Notes may span lines: tab, LF and CR are allowed there.
-_MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*$"
+_MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # The WHATWG "valid e-mail address" shape, with a 64-character local part.
 _EMAIL = (
     r"^(?=[^@]{1,64}@)[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
@@ -30,14 +31,20 @@ _EMAIL = (
 )
 _PHONE = r"^(?=.*[0-9])[0-9 +\-().]+$"
 
-Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=_TEXT, description="Trimmed, NFC.")]
+Name = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=_NONBLANK_TEXT, description="Trimmed, NFC-normalised.")
+]
 Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=_EMAIL)]
 Phone = Annotated[
     str, Meta(min_length=1, max_length=32, pattern=_PHONE, description="Digits, spaces and +-().")
 ]
 Notes = Annotated[str, Meta(max_length=2000, pattern=_MULTILINE_TEXT)]
-Tag = Annotated[str, Meta(min_length=1, max_length=50, pattern=_TEXT)]
-Tags = Annotated[list[Tag], Meta(max_length=20, description="Distinct tags.")]
+Tag = Annotated[
+    str, Meta(min_length=1, max_length=50, pattern=_NONBLANK_TEXT, description="Trimmed, NFC-normalised.")
+]
+Tags = Annotated[
+    list[Tag], Meta(max_length=20, description="Distinct tags.", extra_json_schema={"uniqueItems": True})
+]
 
 MAX_TAGS: Final = 20
 

@@ -94,6 +94,16 @@ def health() -> Response:
     return json_response({"status": "ok"})
 
 
+@bp.route("/openapi.json", methods=["GET"])
+@view
+def openapi_document() -> Response:
+    # Imported here: building the document is paid by its first caller, never by a cold start.
+    from chalicelib import openapi
+
+    body = openapi.document_json(api_root(_request(), "/openapi.json"))
+    return Response(body=body, status_code=200, headers={"Content-Type": JSON})
+
+
 @bp.route("/people", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
 @view
 def create_person() -> Response:

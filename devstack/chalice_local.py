@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from typing import Any
 
 from chalice import local
@@ -22,6 +23,7 @@ from chalice.cli.factory import CLIFactory
 from devstack import ROOT
 
 PROBLEM = "application/problem+json"
+LISTEN_BACKLOG = 128
 _RESPONSES: dict[str, dict[str, Any]] = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
 
 
@@ -58,18 +60,52 @@ def as_problem(error: local.LocalGatewayException) -> tuple[int, dict[str, str],
 class GatewayResponseHandler(local.ChaliceRequestHandler):
     """chalice local's request handler with gateway responses applied."""
 
+    def __getattr__(self, name: str) -> Any:
+        # http.server answers a method without a do_* handler (TRACE, QUERY, ...) with its own
+        # HTML 501; hand it to the app, which answers 405 problem+json with Allow like API Gateway.
+        if name.startswith("do_"):
+            return self._generic_handle
+        raise AttributeError(name)
+
     def _send_error_response(self, error: local.LocalGatewayException) -> None:
         status, headers, body = as_problem(error)
         self._send_http_response(status, headers, body)
 
 
+def isolate_requests(app_obj: Any) -> None:
+    """Give each of chalice local's request threads its own `current_request` and `lambda_context`.
+
+    Chalice keeps both as plain attributes of the app: right for Lambda (one request per
+    process at a time), but chalice local serves each connection on its own thread, so two
+    concurrent requests would read each other's body, headers and caller identity.
+    """
+    state = threading.local()
+
+    def slot(name: str) -> property:
+        return property(
+            lambda self: getattr(state, name, None),
+            lambda self, value: setattr(state, name, value),
+        )
+
+    cls = type(app_obj)
+    app_obj.__class__ = type(
+        cls.__name__,
+        (cls,),
+        {"current_request": slot("current_request"), "lambda_context": slot("lambda_context")},
+    )
+
+
 def _create_local_server(
     self: CLIFactory, app_obj: Any, config: Any, host: str, port: int
 ) -> local.LocalDevServer:
+    isolate_requests(app_obj)
     server = local.create_local_server(app_obj, config, host, port)
     server.server.RequestHandlerClass = functools.partial(
         GatewayResponseHandler, app_object=server.app_object, config=config
     )
+    # http.server listens with a backlog of 5, so a burst of clients (API Gateway queues them)
+    # would see connections reset; listening again on Linux just raises the backlog.
+    server.server.socket.listen(LISTEN_BACKLOG)
     return server
 
 

@@ -1,4 +1,17 @@
-"""The embedded AWS emulator (moto server) on loopback."""
+"""The embedded AWS emulator (moto server) on loopback, made to keep DynamoDB's guarantees.
+
+DynamoDB applies each write atomically (the condition, every action of the update expression
+and the returned item belong to one point in time), isolates transactions, and checks every
+condition of a transaction before writing anything. moto 5 does none of this:
+- update_item checks the condition, then mutates the shared stored item action by action, and
+  the response is serialised from that live item afterwards, so concurrent requests on moto
+  server's threads can both pass one condition, lose an ADD, or see each other's changes;
+- transact_write_items snapshots the whole table, writes item by item even after a condition
+  failed, and then restores the snapshot, which wipes writes other requests made meanwhile and
+  leaks the rolled-back writes into the table's stream (whose shard the restore also swaps).
+So every DynamoDB request runs under one lock, and a transaction whose conditions fail is
+cancelled before it writes. This is the local stack's emulator only; AWS needs none of it.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +22,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-# moto's TransactWriteItems is neither isolated nor clean when cancelled: it snapshots the whole
-# table, writes item by item even after a condition failed, and then restores the snapshot. That
-# wipes any write another request made meanwhile (a concurrent winner's person vanishes), and the
-# rolled-back writes still reach the table's stream, whose shard the restore also swaps for a
-# copy that stream readers never see. DynamoDB checks every condition before writing anything
-# and isolates transactions, so here the emulator's writes run one at a time and a transaction
-# whose conditions fail is cancelled before it writes. Reads stay concurrent.
-_WRITES = ("transact_write_items", "put_item", "update_item", "delete_item", "batch_write_item")
-_write_lock = threading.RLock()
+_DYNAMODB = threading.Lock()
 
 
 def _cancel_before_writing(backend: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -56,43 +61,40 @@ def _transaction(method: Any) -> Any:
     def checked(self: Any, transact_items: list[dict[str, Any]]) -> Any:
         from moto.dynamodb.exceptions import TransactionCanceledException
 
-        with _write_lock:
-            try:
-                _cancel_before_writing(self, transact_items)
-            except TransactionCanceledException:
-                raise
-            except Exception:  # a malformed request: moto's own code below reports it
-                pass
-            return method(self, transact_items)
+        try:
+            _cancel_before_writing(self, transact_items)
+        except TransactionCanceledException:
+            raise
+        except Exception:  # a malformed request: moto's own code below reports it
+            pass
+        return method(self, transact_items)
 
     return checked
 
 
-def _serialized(method: Any) -> Any:
-    @functools.wraps(method)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        with _write_lock:
-            return method(*args, **kwargs)
-
-    locked.__people_api_serialized__ = True  # type: ignore[attr-defined]
-    return locked
-
-
-def serialize_dynamodb_writes() -> None:
-    """Make the emulated DynamoDB apply writes and transactions one at a time (idempotent)."""
+def _serialise_dynamodb() -> None:
+    """Run DynamoDB requests one at a time and cancel failing transactions up front (idempotent)."""
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _WRITES:
-        method = getattr(DynamoDBBackend, name, None)
-        if method is not None and not getattr(method, "__people_api_serialized__", False):
-            wrapped = _serialized(_transaction(method) if name == "transact_write_items" else method)
-            setattr(DynamoDBBackend, name, wrapped)
+    call_action = DynamoHandler.call_action
+    if getattr(call_action, "serialised", False):
+        return
+
+    @functools.wraps(call_action)
+    def locked(self: Any) -> Any:
+        with _DYNAMODB:
+            return call_action(self)
+
+    locked.serialised = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = locked  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = _transaction(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
 
 
 def start_emulator(port: int) -> ThreadedMotoServer:
     """Start moto server on 127.0.0.1:port in a background thread."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    serialize_dynamodb_writes()
+    _serialise_dynamodb()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server

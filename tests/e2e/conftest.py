@@ -36,19 +36,23 @@ def start_stack(tmp_path: Path) -> RunningStack:
         "PEOPLE_EMULATOR_PORT": str(free_port()),
         "DEVSTACK_STATE": str(state_path),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    # The stack logs a line per request: into a file, since a pipe nobody reads fills up (64 KiB)
+    # and then blocks every server thread that logs.
+    log_path = tmp_path / "stack.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + 90
     while not state_path.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            output = process.stdout.read().decode() if process.stdout else ""
+            output = log_path.read_text(errors="replace")
             raise RuntimeError(f"the local stack did not start:\n{output}")
         time.sleep(0.2)
     state = json.loads(state_path.read_text())

@@ -52,7 +52,11 @@ def test_if_match_forms() -> None:
     assert parse_if_match('"3"').versions == {3}  # type: ignore[union-attr]
     assert parse_if_match('"3", "5"').versions == {3, 5}  # type: ignore[union-attr]
     assert parse_if_match('W/"3"').versions == frozenset()  # type: ignore[union-attr]
-    for bad in ["3", '"abc"', '"', '"' + "9" * 30 + '"']:
+    assert parse_if_match('"a,b" , , "7"').versions == {7}  # type: ignore[union-attr]
+    # Well-formed tags that are not versions of ours match nothing (412), they are not malformed.
+    for foreign in ['"abc"', '"' + "9" * 30 + '"', "", '"\xe9"']:
+        assert parse_if_match(foreign).versions == frozenset()  # type: ignore[union-attr]
+    for bad in ["3", '"', '"1""2"', "W/3", '"a"b', "* , *"]:
         with pytest.raises(errors.MalformedRequest):
             parse_if_match(bad)
 

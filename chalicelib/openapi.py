@@ -1,0 +1,379 @@
+"""The API's OpenAPI 3.1 document, generated from the msgspec types that validate requests.
+
+The request and response schemas come from `chalicelib.domain` and `chalicelib.history`
+through `msgspec.json.schema_components`, so the contract cannot drift from the validation.
+Imported and built only when `GET /openapi.json` is first called (never on a cold start).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, Final
+
+import msgspec
+
+from chalicelib.domain import Person, PersonInput, PersonPatch
+from chalicelib.history import HistoryEntry
+from chalicelib.http import (
+    DEFAULT_LIMIT,
+    IF_MATCH_PATTERN,
+    JSON,
+    MAX_BODY_BYTES,
+    MAX_LIMIT,
+    MERGE_PATCH,
+    PROBLEM,
+)
+
+Schema = dict[str, Any]
+
+REF: Final = "#/components/schemas/{name}"
+
+
+class FieldProblem(msgspec.Struct):
+    """One invalid field of a request body."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem details object."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    request_id: str | msgspec.UnsetType = msgspec.UNSET
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ValidationProblem(msgspec.Struct, omit_defaults=True):
+    """A 422 problem: the body is JSON but breaks the rules; `errors` lists every bad field."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldProblem]
+    request_id: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class Health(msgspec.Struct):
+    """The health check's answer."""
+
+    status: str
+
+
+_MODELS: Final = (PersonInput, PersonPatch, Person, HistoryEntry, Problem, ValidationProblem, Health)
+
+_ERROR_TITLES: Final = {
+    400: "Malformed request: the body is not JSON, or a query parameter or header is malformed.",
+    401: "No token, or a token that is not a valid, unexpired ID token of this API's user pool.",
+    403: "Only members of the admins group may list another user's people.",
+    404: "No such person, or one the caller may not see.",
+    409: "A request with the same Idempotency-Key is still in flight; retry later.",
+    412: "If-Match does not match the person's current version (its ETag).",
+    413: f"The body is larger than {MAX_BODY_BYTES} bytes.",
+    415: "The Content-Type is not one this operation accepts.",
+    422: "The body is JSON but breaks the rules; `errors` lists every bad field.",
+    500: "An unexpected error; quote `request_id` when reporting it.",
+    503: "The data store is throttling or unavailable; retry after `Retry-After` seconds.",
+}
+
+_ETAG: Final = {
+    "description": "The person's version as a strong entity tag; send it back in If-Match.",
+    "schema": {"type": "string", "pattern": '^"[0-9]+"$'},
+}
+_LINK: Final = {
+    "description": 'RFC 8288 link to the next page (`<...>; rel="next"`), present while more remain.',
+    "schema": {"type": "string"},
+}
+_LOCATION: Final = {"description": "The new person's URL.", "schema": {"type": "string"}}
+_RETRY_AFTER: Final = {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}
+_WWW_AUTHENTICATE: Final = {"description": "The Bearer challenge.", "schema": {"type": "string"}}
+
+_PERSON_ID: Final = {
+    "name": "person_id",
+    "in": "path",
+    "required": True,
+    "description": "The person's id (a ULID; case-insensitive).",
+    "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"},
+}
+_LIMIT: Final = {
+    "name": "limit",
+    "in": "query",
+    "required": False,
+    "description": f"Page size (default {DEFAULT_LIMIT}).",
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+}
+_CURSOR: Final = {
+    "name": "cursor",
+    "in": "query",
+    "required": False,
+    "description": "Opaque cursor from the previous page's `next` link; only valid for that listing.",
+    "schema": {"type": "string"},
+}
+_OWNER: Final = {
+    "name": "owner",
+    "in": "query",
+    "required": False,
+    "description": "Whose people to list (a Cognito `sub`); only admins may name someone else.",
+    "schema": {"type": "string"},
+}
+_IF_MATCH: Final = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Apply only if the person is at one of these versions: `*` or strong entity tags from ETag "
+        '(`"3"`); weak tags never match. Without it the change applies to the current version.'
+    ),
+    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
+}
+_IDEMPOTENCY_KEY: Final = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "draft-ietf-httpapi-idempotency-key-header: a retry with the same key and body within 24 hours "
+        "returns the original 201 (same id) without creating a second person; the same key with another "
+        "body is 422; while the first request is still in flight, 409. Keys are scoped per user. "
+        "An RFC 8941 sf-string or the bare key: 1 to 255 printable ASCII characters, else 400."
+    ),
+    # The schema describes the bare form, whose every match the server accepts; the quoted
+    # sf-string form (RFC 8941, with \" and \\ escapes) is accepted too.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": r"^[!#-\[\]-~]([ !#-\[\]-~]*[!#-\[\]-~])?$",
+    },
+}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": REF.format(name=name)}
+
+
+def _json(schema: Schema, media_type: str = JSON) -> Schema:
+    return {"content": {media_type: {"schema": schema}}}
+
+
+def _problem(status: int, *, schema: str = "Problem", extra_headers: Schema | None = None) -> Schema:
+    headers: Schema = dict(extra_headers or {})
+    if status == 503:
+        headers["Retry-After"] = _RETRY_AFTER
+    if status == 401:
+        headers["WWW-Authenticate"] = _WWW_AUTHENTICATE
+    body = {"allOf": [_ref(schema), {"properties": {"status": {"const": status}}}]}
+    response: Schema = {"description": _ERROR_TITLES[status], **_json(body, PROBLEM)}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _errors(*statuses: int) -> Schema:
+    """The problem responses of an authenticated operation: the listed ones plus 401, 500, 503."""
+    out = {str(status): _problem(status) for status in sorted({*statuses, 401, 500, 503})}
+    if "422" in out:
+        out["422"] = _problem(422, schema="ValidationProblem")
+    return out
+
+
+def _person(description: str, **headers: Schema) -> Schema:
+    return {"description": description, "headers": {"ETag": _ETAG, **headers}, **_json(_ref("Person"))}
+
+
+def _link(operation_id: str, *, if_match: str | None = None) -> Schema:
+    parameters = {"person_id": "$response.body#/id"}
+    if if_match is not None:
+        parameters["header.If-Match"] = if_match
+    return {"operationId": operation_id, "parameters": parameters}
+
+
+def _links(*operation_ids: str) -> Schema:
+    """Links from a person response to the next operations of the create -> ... -> delete chain."""
+    names = {
+        "get_person": "GetPerson",
+        "patch_person": "PatchPerson",
+        "replace_person": "ReplacePerson",
+        "delete_person": "DeletePerson",
+        "person_history": "PersonHistory",
+    }
+    links: Schema = {}
+    for operation_id in operation_ids:
+        needs_version = operation_id in {"patch_person", "replace_person", "delete_person"}
+        links[names[operation_id]] = _link(
+            operation_id, if_match="$response.header.ETag" if needs_version else None
+        )
+    return links
+
+
+def _with_links(response: Schema, *operation_ids: str) -> Schema:
+    return {**response, "links": _links(*operation_ids)}
+
+
+def _write_body(schema: str, media_types: tuple[str, ...]) -> Schema:
+    return {"required": True, "content": {m: {"schema": _ref(schema)} for m in media_types}}
+
+
+def _paths() -> Schema:
+    no_auth: list[Schema] = []
+    person_ops = {
+        "get": {
+            "operationId": "get_person",
+            "summary": "Get a person",
+            "parameters": [_PERSON_ID],
+            "responses": {
+                "200": _with_links(_person("The person."), "patch_person", "person_history"),
+                **_errors(404),
+            },
+        },
+        "put": {
+            "operationId": "replace_person",
+            "summary": "Replace every writable field (omitted optional fields are cleared)",
+            "parameters": [_PERSON_ID, _IF_MATCH],
+            "requestBody": _write_body("PersonInput", (JSON,)),
+            "responses": {
+                "200": _with_links(_person("The replaced person."), "delete_person"),
+                **_errors(400, 404, 412, 413, 415, 422),
+            },
+        },
+        "patch": {
+            "operationId": "patch_person",
+            "summary": "Apply a JSON Merge Patch (RFC 7396) atomically",
+            "parameters": [_PERSON_ID, _IF_MATCH],
+            "requestBody": _write_body("PersonPatch", (MERGE_PATCH, JSON)),
+            "responses": {
+                "200": _with_links(_person("The patched person."), "replace_person"),
+                **_errors(400, 404, 412, 413, 415, 422),
+            },
+        },
+        "delete": {
+            "operationId": "delete_person",
+            "summary": "Delete a person",
+            "parameters": [_PERSON_ID, _IF_MATCH],
+            "responses": {
+                "200": {
+                    "description": "Deleted; the body is an empty object.",
+                    **_json({"type": "object", "maxProperties": 0}),
+                },
+                **_errors(400, 404, 412),
+            },
+        },
+    }
+    create_errors = _errors(400, 409, 413, 415, 422)
+    create_errors["422"] = {
+        **_problem(422, schema="ValidationProblem"),
+        "description": _ERROR_TITLES[422] + " Also: an Idempotency-Key reused with a different body.",
+    }
+    create_errors["422"]["content"][PROBLEM]["schema"]["allOf"][0] = {
+        "anyOf": [_ref("ValidationProblem"), _ref("Problem")]
+    }
+    return {
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Health check",
+                "security": no_auth,
+                "responses": {"200": {"description": "The API is up.", **_json(_ref("Health"))}},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi_document",
+                "summary": "This OpenAPI document",
+                "security": no_auth,
+                "responses": {
+                    "200": {"description": "The OpenAPI 3.1 document.", **_json({"type": "object"})}
+                },
+            }
+        },
+        "/people": {
+            "post": {
+                "operationId": "create_person",
+                "summary": "Create a person owned by the caller",
+                "parameters": [_IDEMPOTENCY_KEY],
+                "requestBody": _write_body("PersonInput", (JSON,)),
+                "responses": {
+                    "201": _with_links(
+                        _person("Created.", Location=_LOCATION),
+                        "get_person",
+                        "patch_person",
+                        "replace_person",
+                        "delete_person",
+                        "person_history",
+                    ),
+                    **create_errors,
+                },
+            },
+            "get": {
+                "operationId": "list_people",
+                "summary": "List a user's people, oldest first",
+                "parameters": [_OWNER, _LIMIT, _CURSOR],
+                "responses": {
+                    "200": {
+                        "description": "One page of people.",
+                        "headers": {"Link": _LINK},
+                        **_json({"type": "array", "items": _ref("Person")}),
+                    },
+                    **_errors(400, 403),
+                },
+            },
+        },
+        "/people/{person_id}": person_ops,
+        "/people/{person_id}/history": {
+            "get": {
+                "operationId": "person_history",
+                "summary": "A person's change history, newest first (also after deletion)",
+                "parameters": [_PERSON_ID, _LIMIT, _CURSOR],
+                "responses": {
+                    "200": {
+                        "description": "One page of history entries.",
+                        "headers": {"Link": _LINK},
+                        **_json({"type": "array", "items": _ref("HistoryEntry")}),
+                    },
+                    **_errors(400, 404),
+                },
+            }
+        },
+    }
+
+
+def document(root: str = "") -> Schema:
+    """The OpenAPI 3.1 document as a dict; `root` is the path prefix in front of the routes."""
+    _, components = msgspec.json.schema_components(_MODELS, ref_template=REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "people-api",
+            "version": "1.0.0",
+            "description": (
+                "A /people REST API. Errors are RFC 9457 problem+json. Authenticate with a Cognito ID "
+                "token in `Authorization` (raw or `Bearer <token>`)."
+            ),
+        },
+        "servers": [{"url": root or "/"}],
+        "security": [{"CognitoIdToken": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "CognitoIdToken": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": (
+                        "A Cognito user pool ID token (not an access token), raw or as `Bearer <token>`. "
+                        "A token stays valid until it expires, even after its user is disabled or deleted."
+                    ),
+                }
+            },
+        },
+    }
+
+
+@cache
+def document_json(root: str = "") -> str:
+    """The document, JSON-encoded once per process (and path prefix: in practice, one)."""
+    return msgspec.json.encode(document(root)).decode()
