@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -41,12 +41,6 @@ class Api:
 
 def body(response: Any) -> Any:
     return json.loads(response.body)
-
-
-@pytest.fixture(scope="module")
-def client(chalice_app: Any) -> Iterator[Client]:
-    with Client(chalice_app, stage_name="local") as c:
-        yield c
 
 
 @pytest.fixture

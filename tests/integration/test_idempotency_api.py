@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,12 +11,6 @@ from chalice.test import Client
 
 from tests.integration.test_api import Api, assert_problem, body
 from tests.support import DynamoRequests, dynamodb_error
-
-
-@pytest.fixture(scope="module")
-def client(chalice_app: Any) -> Iterator[Client]:
-    with Client(chalice_app, stage_name="local") as c:
-        yield c
 
 
 @pytest.fixture

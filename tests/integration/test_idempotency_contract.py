@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
@@ -20,21 +19,6 @@ from tests.support import DynamoRequests, dynamodb_error
 NOW = "2026-01-01T00:00:00.000Z"
 LATER = "2026-01-01T23:00:00.000Z"
 NEXT_DAY = "2026-01-02T00:00:01.000Z"
-
-
-@pytest.fixture(params=["in-memory", "dynamodb"])
-def repo(request: pytest.FixtureRequest) -> PeopleRepository:
-    if request.param == "in-memory":
-        return InMemoryPeopleRepository()
-    request.getfixturevalue("stack")
-    from chalicelib.wiring import people_repo
-
-    return people_repo()
-
-
-@pytest.fixture
-def owner() -> str:
-    return f"user-{uuid.uuid4()}"
 
 
 def person(owner: str, at: str = NOW, **fields: Any) -> Person:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
@@ -10,25 +9,9 @@ import pytest
 from chalicelib.domain import Person, new_id
 from chalicelib.errors import PersonNotFound, VersionMismatch
 from chalicelib.repository import Guard, PeopleRepository
-from tests.fakes import InMemoryPeopleRepository
 
 NOW = "2026-01-01T00:00:00.000Z"
 LATER = "2026-01-02T00:00:00.000Z"
-
-
-@pytest.fixture(params=["in-memory", "dynamodb"])
-def repo(request: pytest.FixtureRequest) -> PeopleRepository:
-    if request.param == "in-memory":
-        return InMemoryPeopleRepository()
-    request.getfixturevalue("stack")
-    from chalicelib.wiring import people_repo
-
-    return people_repo()
-
-
-@pytest.fixture
-def owner() -> str:
-    return f"user-{uuid.uuid4()}"
 
 
 def person(owner: str, **fields: Any) -> Person:
