@@ -61,10 +61,10 @@ class Meter:
 
 def child() -> list[dict[str, Any]]:
     from devstack import stage_environment
+    from devstack.background import free_port
     from devstack.emulator import start_emulator
     from devstack.provision import provision
     from devstack.tokens import id_token
-    from tests.support import free_port
 
     port = free_port()
     server = start_emulator(port)

@@ -10,17 +10,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, child_environment
 from bench.report import INFO, Figure
 from devstack.pump import POLL_SECONDS
 
@@ -28,21 +23,6 @@ SECTION = "5. Local stack (`make run`, 4 concurrent clients on loopback)"
 CLIENTS = 4
 HISTORY_POLL_SECONDS = 0.01
 HISTORY_SECONDS = 120.0  # the bound on the whole write-to-history measurement
-
-
-def _wait_for_state(path: Path, proc: subprocess.Popen[bytes], timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"python -m devstack run exited with code {proc.returncode}")
-        if path.exists():
-            try:
-                state: dict[str, Any] = json.loads(path.read_text())
-                return state
-            except json.JSONDecodeError:
-                pass  # being written
-        time.sleep(0.2)
-    raise RuntimeError(f"the local stack did not start within {timeout:.0f}s")
 
 
 def _load(port: int, path: str, headers: dict[str, str], seconds: float, max_requests: int) -> dict[str, Any]:
@@ -138,36 +118,14 @@ def _history_latency(port: int, auth: dict[str, str], writes: int, seconds: floa
 
 
 def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
-    from devstack.provision import StackInfo
+    from devstack import background
     from devstack.tokens import id_token
-    from tests.support import free_port
 
-    api_port, emulator_port = free_port(), free_port()
     with tempfile.TemporaryDirectory(prefix="people-bench-") as tmp:
-        state_path = Path(tmp) / "state.json"
-        env = child_environment(
-            {
-                "PEOPLE_API_PORT": str(api_port),
-                "PEOPLE_EMULATOR_PORT": str(emulator_port),
-                "DEVSTACK_STATE": str(state_path),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        with open(Path(tmp) / "stack.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "devstack", "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        stack = background.start(Path(tmp))
         try:
-            state = _wait_for_state(state_path, proc)
-            state.pop("api_url")
-            saved = dict(os.environ)
-            token = id_token(StackInfo(**state), "bench-load")
-            os.environ.clear()
-            os.environ.update(saved)
+            api_port = int(stack.env["PEOPLE_API_PORT"])
+            token = id_token(stack.info, "bench-load")
             auth = {"Authorization": f"Bearer {token}"}
             status, created = _request(api_port, "POST", "/people", auth, {"name": "Ada Lovelace"})
             if status != 201:
@@ -176,13 +134,7 @@ def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
             health = _load(api_port, "/health", {}, seconds, max_requests)
             history = _history_latency(api_port, auth, history_writes, HISTORY_SECONDS)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            background.stop(stack)
     failures = f"; {person['failed']} failed" if person["failed"] else ""
     return [
         Figure(

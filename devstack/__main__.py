@@ -110,7 +110,10 @@ def run() -> int:
         api_url = f"http://{HOST}:{api_port}"
         _wait_for_health(f"{api_url}/health", proc)
         state_path.parent.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps({**info.to_dict(), "api_url": api_url}, indent=2))
+        # Written whole, then renamed: whoever sees the file can read all of it.
+        partial = state_path.with_suffix(".partial")
+        partial.write_text(json.dumps({**info.to_dict(), "api_url": api_url}, indent=2))
+        partial.replace(state_path)
         print(
             f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
             f"  get a token:   TOKEN=$(make token USER=alice)\n"

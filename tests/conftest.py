@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from devstack import stage_environment
+from devstack.background import free_port
 from devstack.provision import StackInfo, provision
-from tests.support import free_port
 
 
 @pytest.fixture(scope="session")

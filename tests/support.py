@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
 import time
 from importlib import resources
 from typing import Any
 
 import jwt
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def emulator_signing_key() -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from devstack.background import BackgroundStack
 from devstack.tokens import id_token
-from tests.e2e.conftest import RunningStack
 from tests.e2e.http import Reply, request
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ WRITERS = 50
 
 
 def _race(
-    local_stack: RunningStack, token: str, path: str, patches: list[tuple[dict[str, Any], str | None]]
+    local_stack: BackgroundStack, token: str, path: str, patches: list[tuple[dict[str, Any], str | None]]
 ) -> list[Reply]:
     """Send every patch at once (a barrier releases them together) and collect the replies."""
     barrier = threading.Barrier(len(patches))
@@ -38,7 +38,7 @@ def _race(
 
 
 @pytest.fixture
-def person(local_stack: RunningStack) -> Callable[[], tuple[str, str]]:
+def person(local_stack: BackgroundStack) -> Callable[[], tuple[str, str]]:
     def make() -> tuple[str, str]:
         token = id_token(local_stack.info, f"racer-{uuid.uuid4().hex[:8]}")
         created = request(local_stack.api_url, "POST", "/people", token=token, body={"name": "Ada"})
@@ -49,7 +49,7 @@ def person(local_stack: RunningStack) -> Callable[[], tuple[str, str]]:
 
 
 def test_fifty_patches_with_the_same_if_match_let_exactly_one_through(
-    local_stack: RunningStack, person: Callable[[], tuple[str, str]]
+    local_stack: BackgroundStack, person: Callable[[], tuple[str, str]]
 ) -> None:
     token, path = person()
     patches = [({"notes": f"writer {i}"}, '"1"') for i in range(WRITERS)]
@@ -63,7 +63,7 @@ def test_fifty_patches_with_the_same_if_match_let_exactly_one_through(
 
 
 def test_fifty_unconditional_patches_all_apply_each_one_whole(
-    local_stack: RunningStack, person: Callable[[], tuple[str, str]]
+    local_stack: BackgroundStack, person: Callable[[], tuple[str, str]]
 ) -> None:
     token, path = person()
     # Each patch writes several fields that name it, so a half-applied or interleaved patch shows.

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.background import BackgroundStack
 from devstack.tokens import id_token
-from tests.e2e.conftest import RunningStack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,7 @@ MIN_CASES = 1000
 
 
 def test_schemathesis_finds_nothing_wrong_in_at_least_1000_cases(
-    local_stack: RunningStack, tmp_path: Path
+    local_stack: BackgroundStack, tmp_path: Path
 ) -> None:
     token = id_token(local_stack.info, f"fuzz-{uuid.uuid4().hex[:8]}")
     report = tmp_path / "schemathesis.json"

@@ -8,35 +8,33 @@ would, reads the emulator's SNS topic through its own queue.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devstack import ROOT, stage_environment
+from devstack import background
+from devstack.background import BackgroundStack
 from devstack.provision import StackInfo, client, subscribe_queue
 from devstack.tokens import id_token
-from tests.support import free_port
 
 pytestmark = pytest.mark.e2e
 
 
 class LocalStack:
-    def __init__(self, proc: subprocess.Popen[bytes], state_path: Path, state: dict[str, Any]) -> None:
-        self.proc = proc
-        self.state_path = state_path
-        self.api_url: str = state.pop("api_url")
-        self.info = StackInfo(**state)
+    """The running stack, with the few HTTP calls these tests make."""
+
+    def __init__(self, stack: BackgroundStack) -> None:
+        self.proc = stack.process
+        self.state_path = stack.state_path
+        self.api_url = stack.api_url
+        self.info = stack.info
 
     def token(self, user: str, group: str | None = None) -> str:
         return id_token(self.info, user, group)
@@ -67,46 +65,13 @@ class LocalStack:
         return entries
 
 
-def _child_environment(state_path: Path) -> dict[str, str]:
-    # The test session's own emulator settings must not leak into the child stack.
-    app_names = set(stage_environment("local")) | {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID"}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in app_names}
-    env.update(
-        PEOPLE_API_PORT=str(free_port()),
-        PEOPLE_EMULATOR_PORT=str(free_port()),
-        DEVSTACK_STATE=str(state_path),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    state_path = tmp_path_factory.mktemp("devstack") / "state.json"
-    log = (state_path.parent / "stack.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "devstack", "run"],
-        cwd=ROOT,
-        env=_child_environment(state_path),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    stack = background.start(tmp_path_factory.mktemp("devstack"))
     try:
-        deadline = time.monotonic() + 120
-        while not state_path.exists():
-            assert proc.poll() is None, (state_path.parent / "stack.log").read_text()
-            assert time.monotonic() < deadline, "the local stack did not start"
-            time.sleep(0.2)
-        yield LocalStack(proc, state_path, json.loads(state_path.read_text()))
+        yield LocalStack(stack)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+        background.stop(stack)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 30) -> None:

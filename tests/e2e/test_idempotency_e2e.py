@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from devstack.background import BackgroundStack
 from devstack.tokens import id_token
-from tests.e2e.conftest import RunningStack
 from tests.e2e.http import Reply, request
 
 pytestmark = pytest.mark.e2e
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 RETRIES = 20
 
 
-def test_twenty_concurrent_retries_over_http_create_one_person(local_stack: RunningStack) -> None:
+def test_twenty_concurrent_retries_over_http_create_one_person(local_stack: BackgroundStack) -> None:
     token = id_token(local_stack.info, f"retrier-{uuid.uuid4().hex[:8]}")
     start = threading.Barrier(RETRIES)
     body = {"name": "Ada", "email": "ada@example.com"}

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from devstack import ROOT
+from devstack import ROOT, background
+from devstack.background import BackgroundStack
 from devstack.provision import client
 from devstack.tokens import LOCAL_PASSWORD, id_token
 from tests.attacks import attack_headers, issuer
-from tests.e2e.conftest import RunningStack, start_stack, stop_stack
 from tests.e2e.http import Reply, request
 from tests.support import id_claims, sign
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def call(local_stack: RunningStack) -> Callable[..., Reply]:
+def call(local_stack: BackgroundStack) -> Callable[..., Reply]:
     def do(method: str, path: str, **kwargs: object) -> Reply:
         return request(local_stack.api_url, method, path, **kwargs)  # type: ignore[arg-type]
 
@@ -32,7 +32,7 @@ def call(local_stack: RunningStack) -> Callable[..., Reply]:
 
 
 @pytest.fixture
-def token(local_stack: RunningStack) -> Callable[..., str]:
+def token(local_stack: BackgroundStack) -> Callable[..., str]:
     tag = uuid.uuid4().hex[:8]
 
     def issue(user: str, group: str | None = None) -> str:
@@ -119,7 +119,7 @@ def test_users_are_isolated_and_admins_are_not(call: Callable[..., Reply], token
 
 
 def test_every_attack_on_every_protected_operation_is_401_problem_json(
-    call: Callable[..., Reply], local_stack: RunningStack
+    call: Callable[..., Reply], local_stack: BackgroundStack
 ) -> None:
     """The attack suite of tests/integration/test_auth_attacks.py, over HTTP, on every operation
     the served OpenAPI document marks as protected."""
@@ -148,7 +148,7 @@ def test_unknown_routes_are_404_problem_json(call: Callable[..., Reply]) -> None
 
 
 def test_standard_cognito_clients_get_tokens_the_api_accepts(
-    call: Callable[..., Reply], local_stack: RunningStack
+    call: Callable[..., Reply], local_stack: BackgroundStack
 ) -> None:
     cognito = client("cognito-idp", local_stack.info.endpoint)
     pool = next(p for p in cognito.list_user_pools(MaxResults=10)["UserPools"] if p["Name"] == "people-local")
@@ -168,7 +168,7 @@ def test_standard_cognito_clients_get_tokens_the_api_accepts(
     assert_problem(call("GET", "/people", token=tokens["AccessToken"]), 401)
 
 
-def test_make_token_prints_exactly_one_line(local_stack: RunningStack) -> None:
+def test_make_token_prints_exactly_one_line(local_stack: BackgroundStack) -> None:
     result = subprocess.run(
         ["make", "--no-print-directory", "token", "USER=dave", "GROUP=admins"],
         cwd=ROOT,
@@ -189,11 +189,11 @@ def _port_is_free(port: int) -> bool:
 
 
 def test_ctrl_c_stops_everything_and_leaves_nothing_listening(tmp_path: Path) -> None:
-    stack = start_stack(tmp_path)
+    stack = background.start(tmp_path)
     api_port = int(stack.env["PEOPLE_API_PORT"])
     emulator_port = int(stack.env["PEOPLE_EMULATOR_PORT"])
     assert not _port_is_free(api_port) and not _port_is_free(emulator_port)
-    assert stop_stack(stack) == 0
+    assert background.stop(stack) == 0
     assert _port_is_free(api_port) and _port_is_free(emulator_port)
     assert not stack.state_path.exists()
     orphans = subprocess.run(["pgrep", "-s", str(stack.process.pid)], capture_output=True)
