@@ -1,6 +1,6 @@
 """people-api: the Chalice app. A table of contents: routes, middleware, event handlers.
 
-The HTTP routes and the authorizer choice live in `chalicelib/routes.py` (a Blueprint).
+The HTTP routes and the authorizer choice live in `chalicelib/web/routes.py` (a Blueprint).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib import routes
 from chalicelib.config import event_sources, settings
-from chalicelib.http import log_and_shape
-from chalicelib.wiring import change_publisher, history_repo
+from chalicelib.web import routes
+from chalicelib.web.middleware import log_and_shape
 
 app = Chalice(app_name="people-api")
 app.register_blueprint(routes.bp)
@@ -31,26 +30,31 @@ def shape_and_log(request: Request, get_response: Any) -> Response:
 
 
 # Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event
-# sources; `chalice package --merge-template infra/event-sources.json` adds them (see the README).
+# sources; `make deploy` and `make package` add them (see the README).
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Publish one SNS message per person change on the table's stream."""
-    from chalicelib import events  # here, not at import: the API's cold start never needs it
+    # Imported here, not at import: the API's cold start never needs them.
+    from chalicelib import notifications, wiring
+    from chalicelib.logs import logged_invocation
 
     records = event.to_dict()["Records"]
-    with events.logged_invocation("publish_changes", _request_id(event), len(records)) as stats:
-        return events.publish_batch(records, change_publisher(), settings().event_source, stats)
+    with logged_invocation("publish_changes", _request_id(event), len(records)) as stats:
+        return notifications.publish_batch(
+            records, wiring.stream_reader(), wiring.change_publisher(), settings().event_source, stats
+        )
 
 
 @app.on_sns_message(topic=_sources.topic_arn)
 def record_notification(event: SNSEvent) -> None:
     """Record each change event in its person's history (idempotently)."""
-    from chalicelib import events
+    from chalicelib import notifications, wiring
+    from chalicelib.logs import logged_invocation
 
     records = event.to_dict().get("Records") or []
-    with events.logged_invocation("record_notification", _request_id(event), len(records)) as stats:
-        events.record_notifications(
-            records, history_repo(), ttl_days=settings().history_ttl_days, stats=stats
+    with logged_invocation("record_notification", _request_id(event), len(records)) as stats:
+        notifications.record_notifications(
+            records, wiring.history_repo(), ttl_days=settings().history_ttl_days, stats=stats
         )
 
 

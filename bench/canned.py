@@ -218,17 +218,22 @@ def answer(request: Any, **_: Any) -> Any:
     return AWSResponse(request.url, 200, headers, _Raw(BODIES[operation]))  # type: ignore[no-untyped-call]
 
 
-def install(client: Any) -> None:
-    """Answer every DynamoDB call of this botocore client from BODIES."""
-    client.meta.events.register("before-send.dynamodb", answer)
+def install() -> None:
+    """Answer every DynamoDB request of every botocore client in this process from BODIES.
 
+    Patched at botocore's HTTP layer, below the clients, so whichever clients the code under
+    test creates (and when) is part of what is measured, and none of them reaches the network.
+    """
+    from botocore.endpoint import Endpoint
 
-def app_dynamodb_client() -> Any:
-    """The botocore client behind the app's PynamoDB models (created by the app's own wiring)."""
-    from chalicelib import models, wiring
+    original: Any = Endpoint._send
 
-    wiring.people_repo()  # binds the models to the stage's table, as the first request would
-    return models.PersonModel._get_connection().connection.client
+    def send(endpoint: Any, request: Any) -> Any:
+        target = request.headers.get("X-Amz-Target", b"")
+        target = target.decode() if isinstance(target, bytes) else str(target)
+        return answer(request) if target.startswith("DynamoDB_") else original(endpoint, request)
+
+    Endpoint._send = send  # type: ignore[method-assign]
 
 
 # --- the event handlers: a stream batch, an SNS delivery, and canned SNS answers -----------

@@ -34,7 +34,7 @@ def _api_app() -> tuple[Mark, Any]:
     import app as module
 
     imported = _mark()
-    canned.install(canned.app_dynamodb_client())
+    canned.install()
     response = module.app(canned.get_person_event(), canned.LambdaContext())
     return imported, response["statusCode"]
 
@@ -50,7 +50,7 @@ def _floor() -> tuple[Mark, Any]:
     from bench.apps import floor
 
     imported = _mark()
-    canned.install(floor.client())
+    canned.install()
     return imported, floor.app(canned.get_person_event(), canned.LambdaContext())["statusCode"]
 
 
@@ -81,7 +81,7 @@ def _sns() -> tuple[Mark, Any]:
     import app as module
 
     imported = _mark()
-    canned.install(canned.app_dynamodb_client())
+    canned.install()
     module.record_notification(canned.sns_event(), canned.LambdaContext())
     return imported, 200 if canned.SENT == {"PutItem": 1} else 500
 
@@ -90,7 +90,7 @@ def _floor_sns() -> tuple[Mark, Any]:
     from bench.apps import floor_events
 
     imported = _mark()
-    canned.install(floor_events.client("dynamodb"))
+    canned.install()
     floor_events.record_notification(canned.sns_event(), canned.LambdaContext())
     return imported, 200 if canned.SENT == {"PutItem": 1} else 500
 

@@ -30,29 +30,48 @@ HISTORY_WRITES = 5  # create + 4 patches: the history pages below hold 2, 2 and 
 
 
 class Meter:
-    """Counts the DynamoDB calls, HTTP sends and consumed capacity of one botocore client."""
+    """Counts the DynamoDB calls, HTTP sends and consumed capacity of every botocore client.
 
-    def __init__(self, client: Any) -> None:
+    The app uses more than one DynamoDB client (PynamoDB's per model, and the low-level
+    connection for transactions and conditional updates), so the meter sits in botocore below
+    them all: every API call and every HTTP attempt of any client passes through it.
+    """
+
+    def __init__(self) -> None:
+        from botocore.client import BaseClient
+        from botocore.endpoint import Endpoint
+
         self.calls: Counter[str] = Counter()
         self.sends = 0
         self.capacity = 0.0
         self.capacity_reported = False
-        events = client.meta.events
-        events.register("before-call.dynamodb", self._before_call)
-        events.register("before-send.dynamodb", self._before_send)
-        events.register("after-call.dynamodb", self._after_call)
+        make_api_call: Any = BaseClient._make_api_call
+        send: Any = Endpoint._send
+        meter = self
+
+        def metered_call(client: Any, operation: str, params: Any) -> Any:
+            dynamodb = client.meta.service_model.service_name == "dynamodb"
+            if dynamodb:
+                meter.calls[operation] += 1
+            parsed = make_api_call(client, operation, params)
+            if dynamodb:
+                meter._consumed(parsed)
+            return parsed
+
+        def metered_send(endpoint: Any, request: Any) -> Any:
+            target = request.headers.get("X-Amz-Target", b"")
+            if (target.decode() if isinstance(target, bytes) else str(target)).startswith("DynamoDB_"):
+                meter.sends += 1
+            return send(endpoint, request)
+
+        BaseClient._make_api_call = metered_call  # type: ignore[method-assign]
+        Endpoint._send = metered_send  # type: ignore[method-assign]
 
     def reset(self) -> None:
         self.calls.clear()
         self.sends, self.capacity, self.capacity_reported = 0, 0.0, False
 
-    def _before_call(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def _before_send(self, **_: Any) -> None:
-        self.sends += 1
-
-    def _after_call(self, parsed: Any, **_: Any) -> None:
+    def _consumed(self, parsed: Any) -> None:
         consumed = parsed.get("ConsumedCapacity") if isinstance(parsed, dict) else None
         for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
             self.capacity += float(entry.get("CapacityUnits", 0))
@@ -80,14 +99,14 @@ def _drive(info: Any, id_token: Any) -> list[dict[str, Any]]:
     from chalice.test import Client
 
     import app as app_module
-    from chalicelib import models, wiring
+    from chalicelib import wiring
     from devstack import ROOT
 
     rows: list[dict[str, Any]] = []
     alice, bob = id_token(info, "bench-alice"), id_token(info, "bench-bob")
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         wiring.people_repo()
-        meter = Meter(models.PersonModel._get_connection().connection.client)
+        meter = Meter()
 
         def call(method: str, path: str, token: str, body: Any = None, **headers: str) -> Any:
             headers = {"Authorization": f"Bearer {token}", **headers}

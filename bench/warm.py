@@ -40,8 +40,7 @@ def child(requests: int) -> dict[str, Any]:
     import app as module
     from bench.apps import floor
 
-    canned.install(canned.app_dynamodb_client())
-    canned.install(floor.client())
+    canned.install()
     context = canned.LambdaContext()
     results: dict[str, Any] = {}
     for key, _, make_event, status in OPERATIONS:

@@ -46,8 +46,6 @@ Tags = Annotated[
     list[Tag], Meta(max_length=20, description="Distinct tags.", extra_json_schema={"uniqueItems": True})
 ]
 
-MAX_TAGS: Final = 20
-
 
 class PersonInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     """The client-writable fields of a person (POST and PUT bodies)."""
@@ -67,6 +65,17 @@ class PersonPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     phone: Phone | msgspec.UnsetType | None = msgspec.UNSET
     notes: Notes | msgspec.UnsetType | None = msgspec.UNSET
     tags: Tags | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class Precondition(msgspec.Struct, frozen=True):
+    """An If-Match header: `any_version` for `*`, else the acceptable versions."""
+
+    versions: frozenset[int] = frozenset()
+    any_version: bool = False
+
+    def matches(self, version: int) -> bool:
+        """Whether a person at `version` meets this precondition."""
+        return self.any_version or version in self.versions
 
 
 class Person(msgspec.Struct, frozen=True, kw_only=True):

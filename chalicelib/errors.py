@@ -1,6 +1,6 @@
 """One error hierarchy for the whole API.
 
-Use cases and request parsing raise these; `chalicelib.http.problem_for` is the one place
+Use cases and request parsing raise these; `chalicelib.web.problems.problem_for` is the one place
 that turns them into RFC 9457 problem+json responses.
 """
 

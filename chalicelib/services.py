@@ -6,16 +6,16 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from chalicelib.domain import Person, canonical_id, new_id, utc_now, validate_body
+from chalicelib.domain import Person, Precondition, canonical_id, new_id, utc_now, validate_body
 from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
+from chalicelib.ports import Guard, IdempotencyKey
 
 if TYPE_CHECKING:
-    from chalicelib.history import HistoryPage, HistoryRepository
-    from chalicelib.repository import Created, Guard, Page, PeopleRepository
+    from chalicelib.ports import Created, HistoryPage, HistoryRepository, Page, PeopleRepository
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -27,27 +27,16 @@ class Caller(msgspec.Struct, frozen=True):
     is_admin: bool = False
 
 
-class Precondition(msgspec.Struct, frozen=True):
-    """An If-Match header: None = absent, `any_version` = `*`, else the acceptable versions."""
-
-    versions: frozenset[int] = frozenset()
-    any_version: bool = False
-
-
 def _guard(caller: Caller, precondition: Precondition | None) -> Guard:
-    from chalicelib.repository import Guard
-
-    versions = None
-    if precondition is not None and not precondition.any_version:
-        versions = precondition.versions
-    return Guard(owner=None if caller.is_admin else caller.sub, versions=versions)
+    return Guard(owner=None if caller.is_admin else caller.sub, precondition=precondition)
 
 
-def _person_id(raw: str) -> str:
-    person_id = canonical_id(raw)
-    if person_id is None:
+def person_id(raw: str) -> str:
+    """The canonical id a path names; PersonNotFound if it cannot be an id."""
+    canonical = canonical_id(raw)
+    if canonical is None:
         raise PersonNotFound(f"no person with id {raw[:64]!r}")
-    return person_id
+    return canonical
 
 
 def fingerprint(body: Mapping[str, Any]) -> str:
@@ -83,8 +72,6 @@ def create_person_once(
 
     The same key with a different body is an error (IdempotencyKeyReused), never a new person.
     """
-    from chalicelib.repository import IdempotencyKey
-
     person = _new_person(caller, body, clock(), make_id())
     key = IdempotencyKey(
         owner=caller.sub,
@@ -113,25 +100,25 @@ def _new_person(caller: Caller, body: Mapping[str, Any], now: str, person_id: st
 
 def get_person(caller: Caller, raw_id: str, repo: PeopleRepository) -> Person:
     """The person, if it exists and the caller may see it."""
-    person = repo.get(_person_id(raw_id))
+    person = repo.get(person_id(raw_id))
     if person is None or not (caller.is_admin or person.owner == caller.sub):
         raise PersonNotFound(f"no person with id {raw_id!r}")
     return person
 
 
-def list_people(
-    caller: Caller,
-    repo: PeopleRepository,
-    *,
-    owner: str | None,
-    limit: int,
-    after: str | None,
-) -> Page:
-    """One page of a user's people, oldest first; only admins may name another owner."""
+def listing_owner(caller: Caller, owner: str | None) -> str:
+    """Whose people a listing shows: the caller's by default; only admins may name another owner."""
     target = owner or caller.sub
     if target != caller.sub and not caller.is_admin:
         raise ForbiddenOwner("only members of the admins group may list another user's people")
-    return repo.list_by_owner(target, limit=limit, after=after)
+    return target
+
+
+def list_people(
+    caller: Caller, repo: PeopleRepository, *, owner: str | None, limit: int, after: str | None
+) -> Page:
+    """One page of `owner`'s people (from `listing_owner`), oldest first."""
+    return repo.list_by_owner(listing_owner(caller, owner), limit=limit, after=after)
 
 
 def replace_person(
@@ -144,9 +131,7 @@ def replace_person(
     clock: Callable[[], str] = utc_now,
 ) -> Person:
     """Replace every client-writable field (omitted optional fields are cleared)."""
-    person_id = _person_id(raw_id)
-    changes = validate_body(body, "replace")
-    return repo.update(person_id, changes, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+    return _update(caller, raw_id, body, "replace", repo, precondition, clock)
 
 
 def patch_person(
@@ -159,18 +144,28 @@ def patch_person(
     clock: Callable[[], str] = utc_now,
 ) -> Person:
     """Apply a JSON Merge Patch atomically; an empty patch changes nothing."""
-    person_id = _person_id(raw_id)
-    changes = validate_body(body, "patch")
-    if not changes:
-        person = get_person(caller, person_id, repo)
-        if (
-            precondition is not None
-            and not precondition.any_version
-            and person.version not in precondition.versions
-        ):
-            raise VersionMismatch(f"person {person_id} is at version {person.version}")
+    return _update(caller, raw_id, body, "patch", repo, precondition, clock)
+
+
+def _update(
+    caller: Caller,
+    raw_id: str,
+    body: Mapping[str, Any],
+    mode: Literal["replace", "patch"],
+    repo: PeopleRepository,
+    precondition: Precondition | None,
+    clock: Callable[[], str],
+) -> Person:
+    """The one write path of replace and patch: validate, then one conditional update."""
+    target = person_id(raw_id)
+    changes = validate_body(body, mode)
+    guard = _guard(caller, precondition)
+    if not changes:  # nothing to write: answer as a read would, precondition included
+        person = get_person(caller, target, repo)
+        if not guard.matches(person.version):
+            raise VersionMismatch(f"person {target} is at version {person.version}")
         return person
-    return repo.update(person_id, changes, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+    return repo.update(target, changes, actor=caller.sub, at=clock(), guard=guard)
 
 
 def delete_person(
@@ -182,8 +177,7 @@ def delete_person(
     clock: Callable[[], str] = utc_now,
 ) -> Person:
     """Delete the person; returns it as it was just before deletion."""
-    person_id = _person_id(raw_id)
-    return repo.delete(person_id, actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
+    return repo.delete(person_id(raw_id), actor=caller.sub, at=clock(), guard=_guard(caller, precondition))
 
 
 def person_history(
@@ -195,7 +189,7 @@ def person_history(
     before: int | None,
 ) -> HistoryPage:
     """One page of a person's change history, newest first; owner or admin only, even after deletion."""
-    page = history.page(_person_id(raw_id), limit=limit, before=before)
+    page = history.page(person_id(raw_id), limit=limit, before=before)
     if page.owner is None or not (caller.is_admin or page.owner == caller.sub):
         raise PersonNotFound(f"no person with id {raw_id!r}")
     return page

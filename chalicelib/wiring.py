@@ -1,4 +1,4 @@
-"""Collaborators the entry points hand to the use cases: created on first use, then reused."""
+"""The only module that creates adapters and clients: each on first use, then reused for the process."""
 
 from __future__ import annotations
 
@@ -8,35 +8,54 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import settings
 
 if TYPE_CHECKING:
-    from chalicelib.events import SnsPublisher
-    from chalicelib.history import HistoryRepository
-    from chalicelib.http import CursorCodec
-    from chalicelib.repository import PeopleRepository
+    from pynamodb.connection import Connection
+
+    from chalicelib.ports import HistoryRepository, PeopleRepository, Publisher, StreamReader
+    from chalicelib.web.pagination import CursorCodec
+
+
+@cache
+def _bound_models() -> None:
+    from chalicelib.adapters import models
+
+    models.bind(settings())
+
+
+@cache
+def dynamodb_connection() -> Connection:
+    """PynamoDB's low-level connection (transactions, conditional updates), bounded like the models."""
+    from pynamodb.connection import Connection
+
+    s = settings()
+    return Connection(
+        region=s.region,
+        connect_timeout_seconds=s.ddb_connect_timeout,
+        read_timeout_seconds=s.ddb_read_timeout,
+        max_retry_attempts=s.ddb_max_attempts,
+    )
 
 
 @cache
 def people_repo() -> PeopleRepository:
-    from chalicelib import models
-    from chalicelib.repository import PynamoPeopleRepository
+    from chalicelib.adapters.people import PynamoPeopleRepository
 
-    models.bind(settings())
-    return PynamoPeopleRepository()
-
-
-@cache
-def cursors() -> CursorCodec:
-    from chalicelib.http import CursorCodec
-
-    return CursorCodec(settings().cursor_secret)
+    _bound_models()
+    return PynamoPeopleRepository(dynamodb_connection())
 
 
 @cache
 def history_repo() -> HistoryRepository:
-    from chalicelib.history import PynamoHistoryRepository
+    from chalicelib.adapters.history import PynamoHistoryRepository
 
-    # Binds the models, and shares the person model's botocore client (models.HistoryModel._get_connection).
-    people_repo()
+    _bound_models()
     return PynamoHistoryRepository()
+
+
+@cache
+def cursors() -> CursorCodec:
+    from chalicelib.web.pagination import CursorCodec
+
+    return CursorCodec(settings().cursor_secret)
 
 
 @cache
@@ -56,7 +75,15 @@ def sns_client() -> Any:
 
 
 @cache
-def change_publisher() -> SnsPublisher:
-    from chalicelib.events import SnsPublisher
+def change_publisher() -> Publisher:
+    from chalicelib.adapters.sns import SnsPublisher
 
     return SnsPublisher(sns_client(), settings().events.topic_arn)
+
+
+@cache
+def stream_reader() -> StreamReader:
+    from chalicelib.adapters.stream import read_change
+
+    _bound_models()
+    return read_change

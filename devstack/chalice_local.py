@@ -20,9 +20,9 @@ from chalice import local
 from chalice.cli import main as chalice_main
 from chalice.cli.factory import CLIFactory
 
+from chalicelib.web.problems import PROBLEM, encode, gateway_problem, problem_headers
 from devstack import ROOT
 
-PROBLEM = "application/problem+json"
 LISTEN_BACKLOG = 128
 _RESPONSES: dict[str, dict[str, Any]] = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
 
@@ -48,13 +48,9 @@ def as_problem(error: local.LocalGatewayException) -> tuple[int, dict[str, str],
     headers = dict(error.headers or {})
     if headers.get("Content-Type") == PROBLEM:
         return error.CODE, headers, error.body or b""  # already shaped (our local authorizer)
-    template = _RESPONSES[gateway_response_type(error)]
-    status = template["status"] or error.CODE
-    body = {k: template[k] for k in ("type", "title", "detail")}
-    headers["Content-Type"] = PROBLEM
-    if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    return status, headers, json.dumps({**body, "status": status}).encode()
+    problem = gateway_problem(_RESPONSES[gateway_response_type(error)], error.CODE)
+    status = problem.status if isinstance(problem.status, int) else error.CODE
+    return status, {**headers, **problem_headers(status)}, encode(problem)
 
 
 class GatewayResponseHandler(local.ChaliceRequestHandler):

@@ -63,7 +63,7 @@ def client(service: str, endpoint: str) -> Any:
 def create_table(endpoint: str, table_name: str) -> str:
     """Create the table from the PynamoDB models (keys, index, stream, TTL)."""
     os.environ.update(aws_environment(endpoint))
-    from chalicelib import models
+    from chalicelib.adapters import models
     from chalicelib.config import load_settings
 
     settings = load_settings(

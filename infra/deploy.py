@@ -32,7 +32,6 @@ GATEWAY_RESPONSES = ROOT / "infra" / "gateway-responses.json"
 CHALICE_DIR = ROOT / ".chalice"
 APP_NAME = "people-api"
 PROTECTED_STAGES = frozenset({"prod"})
-PROBLEM = "application/problem+json"
 
 # Stack output -> environment variable the app reads (chalicelib/config.py).
 OUTPUT_TO_ENV = {
@@ -284,23 +283,20 @@ def _of_type(resources: Iterable[Mapping[str, Any]], resource_type: str) -> list
 
 def gateway_responses(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     """put_gateway_response arguments: problem+json bodies with CORS headers."""
+    from chalicelib.web.problems import PROBLEM, encode, gateway_problem, problem_headers
+
     out = []
     for response_type, spec in table.items():
         if response_type.startswith("_"):
             continue
-        body: dict[str, Any] = {"type": spec["type"], "title": spec["title"], "detail": spec["detail"]}
-        if spec["status"] is not None:
-            body["status"] = spec["status"]
         # API Gateway fills $context variables into the template when it answers.
-        template = json.dumps(body)[:-1] + ', "request_id": "$context.requestId"}'
+        template = encode(gateway_problem(spec, request_id="$context.requestId")).decode()
         headers = {
-            "Content-Type": PROBLEM,
+            **problem_headers(spec["status"] or 0),
             "Access-Control-Allow-Origin": "*",
             "Access-Control-Allow-Headers": "Authorization,Content-Type,If-Match",
             "Access-Control-Expose-Headers": "ETag,Link,Location",
         }
-        if spec["status"] == 401:
-            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
         args: dict[str, Any] = {
             "responseType": response_type,
             "responseParameters": {f"gatewayresponse.header.{k}": f"'{v}'" for k, v in headers.items()},

@@ -15,8 +15,16 @@ from chalicelib.errors import (
     PersonNotFound,
     VersionMismatch,
 )
-from chalicelib.history import Change, HistoryPage, HistoryRepository
-from chalicelib.repository import Created, Guard, IdempotencyKey, Page, PeopleRepository
+from chalicelib.ports import (
+    Change,
+    Created,
+    Guard,
+    HistoryPage,
+    HistoryRepository,
+    IdempotencyKey,
+    Page,
+    PeopleRepository,
+)
 
 
 class InMemoryPeopleRepository(PeopleRepository):
@@ -67,9 +75,9 @@ class InMemoryPeopleRepository(PeopleRepository):
 
     def _check(self, person_id: str, guard: Guard) -> Person:
         person = self.people.get(person_id)
-        if person is None or (guard.owner is not None and person.owner != guard.owner):
+        if person is None or not guard.admits(person):
             raise PersonNotFound(f"no person with id {person_id!r}")
-        if guard.versions is not None and person.version not in guard.versions:
+        if not guard.matches(person.version):
             raise VersionMismatch(f"person {person_id} is at version {person.version}")
         return person
 

@@ -1,4 +1,4 @@
-"""Test helpers shared by every layer: free ports, the emulator's signing key, token forging."""
+"""Test helpers shared by every layer: tokens, DynamoDB faults, stream records, the API client."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from importlib import resources
 from typing import Any
 
 import jwt
+from chalice.test import Client
+
+from chalicelib import events
+from chalicelib.adapters.stream import read_change
 
 
 def emulator_signing_key() -> Any:
@@ -98,3 +102,123 @@ def dynamodb_error(code: str, status: int = 400, message: str = "injected", **ex
         {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "injected"},
         _Raw(),
     )
+
+
+# --- stream records, as Lambda delivers them ------------------------------------------
+
+OWNER = "owner-sub"
+PID = "01JD0000000000000000000000"
+
+
+def typed(value: Any) -> dict[str, Any]:
+    """A plain value in DynamoDB's typed JSON, as stream images carry it."""
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int):
+        return {"N": str(value)}
+    if isinstance(value, list):
+        return {"L": [typed(v) for v in value]}
+    return {"S": value}
+
+
+def image(**fields: Any) -> dict[str, Any]:
+    return {k: typed(v) for k, v in fields.items()}
+
+
+def person_item(version: int = 1, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "pk": f"PERSON#{PID}",
+        "sk": "PERSON",
+        "id": PID,
+        "owner": OWNER,
+        "list_owner": OWNER,
+        "name": "Ada",
+        "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z",
+        "version": version,
+        "actor": OWNER,
+    }
+    base.update(fields)
+    return {k: v for k, v in base.items() if v is not None}
+
+
+def record(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None, seq: int = 1) -> dict[str, Any]:
+    keys = old or new or {}
+    stream: dict[str, Any] = {
+        "ApproximateCreationDateTime": 1767225600,
+        "Keys": image(pk=keys["pk"], sk=keys["sk"]),
+        "SequenceNumber": str(seq),
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    }
+    if old is not None:
+        stream["OldImage"] = image(**old)
+    if new is not None:
+        stream["NewImage"] = image(**new)
+    return {
+        "eventID": f"event-{seq}",
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": stream,
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
+    }
+
+
+def build_event(stream_record: dict[str, Any], source: str) -> events.ChangeEvent | None:
+    """The event the stream handler publishes for one record (None: not a person change)."""
+    change = read_change(stream_record)
+    return None if change is None else events.change_event(change, source)
+
+
+# --- the API through Chalice's test client ---------------------------------------------
+
+Json = dict[str, Any]
+
+
+class Api:
+    """A thin JSON helper over chalice.test.Client with a bearer token."""
+
+    def __init__(self, client: Client, token: str | None) -> None:
+        self.client = client
+        self.token = token
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        **headers: str,
+    ) -> Any:
+        sent = {k.replace("_", "-"): v for k, v in headers.items()}
+        if self.token is not None:
+            sent.setdefault("Authorization", f"Bearer {self.token}")
+        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        if payload is not None:
+            sent.setdefault("Content-Type", content_type)
+        return self.client.http.request(method, path, headers=sent, body=payload or b"")
+
+
+def body(response: Any) -> Any:
+    return json.loads(response.body)
+
+
+def create(api: Api, **fields: Any) -> Json:
+    response = api.call("POST", "/people", {"name": "Ada", **fields})
+    assert response.status_code == 201, response.body
+    return dict(body(response))
+
+
+def assert_problem(response: Any, status: int) -> Json:
+    assert response.status_code == status, response.body
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = dict(body(response))
+    assert problem["status"] == status and problem["title"] and problem["detail"] and problem["type"]
+    assert "Traceback" not in response.body.decode()
+    return problem

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
-from chalicelib.repository import PeopleRepository
+from chalicelib.ports import PeopleRepository
 from tests.fakes import InMemoryPeopleRepository
+from tests.support import Api
 
 
 @pytest.fixture(params=["in-memory", "dynamodb"])
@@ -35,3 +36,15 @@ def client(chalice_app: Any) -> Iterator[Client]:
     """Chalice's own test client on the local stage."""
     with Client(chalice_app, stage_name="local") as c:
         yield c
+
+
+@pytest.fixture
+def users(token_for: Callable[..., str], client: Client) -> dict[str, Api]:
+    """Fresh users per test, so tests never see each other's people."""
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "alice": Api(client, token_for(f"alice-{tag}")),
+        "bob": Api(client, token_for(f"bob-{tag}")),
+        "admin": Api(client, token_for(f"root-{tag}", "admins")),
+        "anon": Api(client, None),
+    }

@@ -3,71 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from chalice.test import Client
 
-Json = dict[str, Any]
-
-
-class Api:
-    """A thin JSON helper over chalice.test.Client with a bearer token."""
-
-    def __init__(self, client: Client, token: str | None) -> None:
-        self.client = client
-        self.token = token
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        raw: bytes | None = None,
-        content_type: str = "application/json",
-        **headers: str,
-    ) -> Any:
-        sent = {k.replace("_", "-"): v for k, v in headers.items()}
-        if self.token is not None:
-            sent.setdefault("Authorization", f"Bearer {self.token}")
-        payload = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        if payload is not None:
-            sent.setdefault("Content-Type", content_type)
-        return self.client.http.request(method, path, headers=sent, body=payload or b"")
-
-
-def body(response: Any) -> Any:
-    return json.loads(response.body)
-
-
-@pytest.fixture
-def users(token_for: Callable[..., str], client: Client) -> dict[str, Api]:
-    """Fresh users per test, so tests never see each other's people."""
-    tag = uuid.uuid4().hex[:8]
-    return {
-        "alice": Api(client, token_for(f"alice-{tag}")),
-        "bob": Api(client, token_for(f"bob-{tag}")),
-        "admin": Api(client, token_for(f"root-{tag}", "admins")),
-        "anon": Api(client, None),
-    }
-
-
-def create(api: Api, **fields: Any) -> Json:
-    response = api.call("POST", "/people", {"name": "Ada", **fields})
-    assert response.status_code == 201, response.body
-    return dict(body(response))
-
-
-def assert_problem(response: Any, status: int) -> Json:
-    assert response.status_code == status, response.body
-    assert response.headers["Content-Type"] == "application/problem+json"
-    problem = dict(body(response))
-    assert problem["status"] == status and problem["title"] and problem["detail"] and problem["type"]
-    assert "Traceback" not in response.body.decode()
-    return problem
+from tests.support import Api, assert_problem, body, create
 
 
 def test_health_needs_no_token(users: dict[str, Api]) -> None:

@@ -17,7 +17,7 @@ from chalice.test import Client
 from devstack.provision import StackInfo, client
 from devstack.tokens import ensure_user, id_token
 from tests.attacks import attack_headers, issuer
-from tests.support import id_claims, sign
+from tests.support import DynamoRequests, id_claims, sign
 
 PERSON_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 BODY = json.dumps({"name": "Ada"}).encode()
@@ -45,7 +45,7 @@ def protected_routes(chalice_app: Any) -> list[tuple[str, str]]:
 @pytest.fixture
 def reached(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every time route code runs or asks for a repository (and so for DynamoDB)."""
-    from chalicelib import routes
+    from chalicelib.web import routes
 
     calls: list[str] = []
     real_request = routes._request
@@ -65,23 +65,9 @@ def reached(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture
 def dynamodb_requests(stack: StackInfo) -> Iterator[list[str]]:
-    """Every DynamoDB request the app's client makes while the test runs."""
-    from chalicelib.wiring import people_repo
-
-    people_repo()  # bind the models, so the client exists
-    from chalicelib.models import PersonModel
-
-    events = PersonModel._get_connection().connection.client.meta.events
-    seen: list[str] = []
-
-    def record(model: Any, **kwargs: Any) -> None:
-        seen.append(model.name)
-
-    events.register("before-call.dynamodb", record)
-    try:
-        yield seen
-    finally:
-        events.unregister("before-call.dynamodb", record)
+    """Every DynamoDB request the app's clients make while the test runs."""
+    with DynamoRequests() as requests:
+        yield requests.operations
 
 
 @pytest.fixture(scope="module")

@@ -17,9 +17,7 @@ from chalice.test import Client
 from pynamodb.exceptions import PutError
 
 from chalicelib.config import API_GATEWAY_TIMEOUT_SECONDS, ConfigError, load_settings, settings
-from tests.integration.test_api import Api, assert_problem
-from tests.support import DynamoRequests, dynamodb_error
-from tests.unit.test_events import person_item, record
+from tests.support import Api, DynamoRequests, assert_problem, dynamodb_error, person_item, record
 
 PID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 
@@ -124,14 +122,21 @@ def test_an_unreachable_dynamodb_is_503(alice: Api) -> None:
 
 
 def test_the_client_the_app_uses_has_the_configured_timeouts(stack: Any) -> None:
-    from chalicelib.models import PersonModel
-    from chalicelib.wiring import people_repo, sns_client
+    from chalicelib.adapters.models import MODELS
+    from chalicelib.wiring import dynamodb_connection, people_repo, sns_client
 
     people_repo()
 
     s = settings()
-    for config in (PersonModel._get_connection().connection.client.meta.config, sns_client().meta.config):
+    for config in (dynamodb_connection().client.meta.config, sns_client().meta.config):
         assert (config.connect_timeout, config.read_timeout) == (s.ddb_connect_timeout, s.ddb_read_timeout)
+    for model in MODELS:
+        meta = model.Meta
+        assert (meta.connect_timeout_seconds, meta.read_timeout_seconds) == (
+            s.ddb_connect_timeout,
+            s.ddb_read_timeout,
+        )
+        assert meta.max_retry_attempts == s.ddb_max_attempts
     assert s.ddb_worst_case_seconds < API_GATEWAY_TIMEOUT_SECONDS
 
 
@@ -209,7 +214,7 @@ def test_the_stream_handler_logs_one_line_per_invocation(
 def test_the_sns_handler_logs_one_line_per_invocation_also_when_storage_fails(
     client: Client, stack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from chalicelib.events import build_event
+    from tests.support import build_event
 
     change = build_event(record("INSERT", None, person_item(id=PID, pk=f"PERSON#{PID}"), seq=7), "test")
     assert change is not None

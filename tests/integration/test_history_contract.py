@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.domain import new_id
-from chalicelib.history import Change, HistoryEntry, HistoryRepository
+from chalicelib.ports import Change, HistoryEntry, HistoryRepository
 from tests.fakes import InMemoryHistoryRepository
 
 EXPIRY = datetime(2030, 1, 1, tzinfo=UTC)

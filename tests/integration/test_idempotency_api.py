@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from tests.integration.test_api import Api, assert_problem, body
-from tests.support import DynamoRequests, dynamodb_error
+from tests.support import Api, DynamoRequests, assert_problem, body, dynamodb_error
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib import services
 from chalicelib.errors import IdempotentRequestInFlight
-from chalicelib.repository import Created
+from chalicelib.ports import Created
 
 RETRIES = 20
 

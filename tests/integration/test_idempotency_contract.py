@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain import Person, new_id
 from chalicelib.errors import IdempotencyKeyReused, IdempotentRequestInFlight
-from chalicelib.repository import IdempotencyKey, PeopleRepository
+from chalicelib.ports import IdempotencyKey, PeopleRepository
 from tests.fakes import InMemoryPeopleRepository
 from tests.support import DynamoRequests, dynamodb_error
 

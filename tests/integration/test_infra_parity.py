@@ -70,10 +70,10 @@ def test_local_stack_runs_against_the_table_the_template_created(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The app's repository works unchanged on the template's table."""
-    from chalicelib import models
+    from chalicelib.adapters import models
+    from chalicelib.adapters.people import PynamoPeopleRepository
     from chalicelib.config import load_settings
     from chalicelib.domain import Person
-    from chalicelib.repository import PynamoPeopleRepository
 
     outputs = deploy.ensure_stack(aws.client("cloudformation"), "dev", emulator_template())
     settings = load_settings(
@@ -81,7 +81,9 @@ def test_local_stack_runs_against_the_table_the_template_created(
     )
     models.bind(settings)
     try:
-        repo = PynamoPeopleRepository()
+        from pynamodb.connection import Connection
+
+        repo = PynamoPeopleRepository(Connection(region=aws.region_name))
         now = "2026-01-01T00:00:00+00:00"
         person = Person(id="01J0000000000000000000000A", owner="u", name="Ada", email=None, phone=None,
                         notes=None, tags=(), created_at=now, updated_at=now, version=1)  # fmt: skip

@@ -113,7 +113,7 @@ def test_the_create_chain_is_linked_for_stateful_testing(document: dict[str, Any
 
 
 def test_the_document_is_not_built_or_imported_on_a_cold_start(stack: StackInfo) -> None:
-    probe = "import sys, app; print('chalicelib.openapi' in sys.modules)"
+    probe = "import sys, app; print('chalicelib.web.openapi' in sys.modules)"
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, env=dict(os.environ), capture_output=True, check=True
     )
@@ -121,7 +121,7 @@ def test_the_document_is_not_built_or_imported_on_a_cold_start(stack: StackInfo)
 
 
 def test_the_document_is_built_once_and_reused(client: Client) -> None:
-    from chalicelib import openapi
+    from chalicelib.web import openapi
 
     first = client.http.get("/openapi.json").body
     hits = openapi.document_json.cache_info().hits

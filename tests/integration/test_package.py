@@ -279,3 +279,59 @@ def test_packaged_code_runs_on_the_runtimes_sdk(
     assert report["statuses"] == [201, 200]
     assert report["name"] == "Ada"
     assert report["paths"][0].startswith(str(code)) and report["paths"][1].startswith(str(sdk))
+
+
+IMPORT_EVERY_MODULE = """
+import importlib, json, pkgutil
+import chalicelib
+names = [m.name for m in pkgutil.walk_packages(chalicelib.__path__, "chalicelib.")]
+for name in names:
+    importlib.import_module(name)
+print(json.dumps(sorted(names)))
+"""
+
+
+def test_every_shipped_module_imports_with_only_the_runtime_requirements(
+    packaged: dict[str, Path], tmp_path: Path
+) -> None:
+    """The zip (runtime requirements only) plus the runtime's SDK imports every chalicelib module."""
+    code = tmp_path / "code"
+    zipfile.ZipFile(packaged["dev"] / "deployment.zip").extractall(code)
+    sdk = runtime_sdk(RUNTIME_SDK_RANGE[0])
+    env = {**package_env(), "PYTHONPATH": f"{code}{os.pathsep}{sdk}", "TABLE_NAME": "t", "CURSOR_SECRET": "s"}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", IMPORT_EVERY_MODULE],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    imported = json.loads(result.stdout.strip().splitlines()[-1])
+    assert {"chalicelib.web.routes", "chalicelib.adapters.people", "chalicelib.notifications"} <= set(
+        imported
+    )
+
+
+def test_shipped_code_never_imports_dev_only_packages() -> None:
+    """Not even lazily: the local token verifier (PyJWT, chalice.local) lives in devstack/."""
+    import ast
+
+    dev_only = {"jwt", "chalice.local", "chalice.cli", "moto", "boto3", "devstack", "tests", "bench"}
+    allowed = {("chalicelib/web/routes.py", "devstack")}  # the local stage's verifier, local stage only
+    found = []
+    for path in sorted((ROOT / "chalicelib").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            for name in names:
+                top = next((d for d in dev_only if name == d or name.startswith(d + ".")), None)
+                relative = str(path.relative_to(ROOT))
+                if top is not None and (relative, top) not in allowed:
+                    found.append(f"{relative}: {name}")
+    assert found == []

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain import Person, new_id
+from chalicelib.domain import Person, Precondition, new_id
 from chalicelib.errors import PersonNotFound, VersionMismatch
-from chalicelib.repository import Guard, PeopleRepository
+from chalicelib.ports import Guard, PeopleRepository
 
 NOW = "2026-01-01T00:00:00.000Z"
 LATER = "2026-01-02T00:00:00.000Z"
@@ -58,14 +58,22 @@ class TestPeopleRepositoryContract:
         p = person(owner)
         repo.add(p, actor=owner)
         with pytest.raises(VersionMismatch):
-            repo.update(p.id, {"name": "X"}, actor=owner, at=LATER, guard=Guard(owner, frozenset({5})))
+            repo.update(
+                p.id, {"name": "X"}, actor=owner, at=LATER, guard=Guard(owner, Precondition(frozenset({5})))
+            )
         with pytest.raises(VersionMismatch):
-            repo.delete(p.id, actor=owner, at=LATER, guard=Guard(owner, frozenset()))
+            repo.delete(p.id, actor=owner, at=LATER, guard=Guard(owner, Precondition(frozenset())))
         with pytest.raises(PersonNotFound):
-            repo.update(new_id(), {"name": "X"}, actor=owner, at=LATER, guard=Guard(owner, frozenset({1})))
+            repo.update(
+                new_id(),
+                {"name": "X"},
+                actor=owner,
+                at=LATER,
+                guard=Guard(owner, Precondition(frozenset({1}))),
+            )
         assert (
             repo.update(
-                p.id, {"name": "Y"}, actor=owner, at=LATER, guard=Guard(owner, frozenset({1}))
+                p.id, {"name": "Y"}, actor=owner, at=LATER, guard=Guard(owner, Precondition(frozenset({1})))
             ).version
             == 2
         )

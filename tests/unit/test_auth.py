@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.auth import caller_from_context, groups_from
 from chalicelib.errors import Unauthenticated
+from chalicelib.web.auth import caller_from_context, groups_from
 
 
 @pytest.mark.parametrize(

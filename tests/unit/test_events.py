@@ -8,73 +8,16 @@ from typing import Any
 import msgspec
 import pytest
 
-from chalicelib import events
+from chalicelib import events, notifications
+from chalicelib.adapters.sns import SnsPublisher
+from chalicelib.adapters.stream import MalformedRecord, read_change
 from chalicelib.errors import PersonNotFound
 from chalicelib.services import Caller, person_history
 from tests.fakes import InMemoryHistoryRepository
+from tests.support import OWNER, PID, build_event, person_item, record
 
 SOURCE = "people-api/test"
-OWNER = "owner-sub"
 ADMIN = "admin-sub"
-PID = "01JD0000000000000000000000"
-
-
-def typed(value: Any) -> dict[str, Any]:
-    """A plain value in DynamoDB's typed JSON, as stream images carry it."""
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, list):
-        return {"L": [typed(v) for v in value]}
-    return {"S": value}
-
-
-def image(**fields: Any) -> dict[str, Any]:
-    return {k: typed(v) for k, v in fields.items()}
-
-
-def person_item(version: int = 1, **fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "pk": f"PERSON#{PID}",
-        "sk": "PERSON",
-        "id": PID,
-        "owner": OWNER,
-        "list_owner": OWNER,
-        "name": "Ada",
-        "created_at": "2026-01-01T00:00:00.000Z",
-        "updated_at": "2026-01-01T00:00:00.000Z",
-        "version": version,
-        "actor": OWNER,
-    }
-    base.update(fields)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def record(name: str, old: dict[str, Any] | None, new: dict[str, Any] | None, seq: int = 1) -> dict[str, Any]:
-    keys = old or new or {}
-    stream: dict[str, Any] = {
-        "ApproximateCreationDateTime": 1767225600,
-        "Keys": image(pk=keys["pk"], sk=keys["sk"]),
-        "SequenceNumber": str(seq),
-        "SizeBytes": 100,
-        "StreamViewType": "NEW_AND_OLD_IMAGES",
-    }
-    if old is not None:
-        stream["OldImage"] = image(**old)
-    if new is not None:
-        stream["NewImage"] = image(**new)
-    return {
-        "eventID": f"event-{seq}",
-        "eventName": name,
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": stream,
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/t/stream/x",
-    }
 
 
 def as_json(event: events.ChangeEvent | None) -> dict[str, Any]:
@@ -85,7 +28,7 @@ def as_json(event: events.ChangeEvent | None) -> dict[str, Any]:
 
 def test_insert_becomes_a_created_event_in_cloudevents_form() -> None:
     new = person_item(email="a@example.com", tags=["x"])
-    event = as_json(events.build_event(record("INSERT", None, new, seq=7), SOURCE))
+    event = as_json(build_event(record("INSERT", None, new, seq=7), SOURCE))
     assert event == {
         "specversion": "1.0",
         "id": "event-7",
@@ -119,7 +62,7 @@ def test_insert_becomes_a_created_event_in_cloudevents_form() -> None:
 def test_modify_becomes_an_updated_event_naming_the_changed_fields_and_the_actor() -> None:
     old = person_item(email="a@example.com", notes="n")
     new = person_item(2, name="Ada L", notes=None, updated_at="2026-01-02T00:00:00.000Z", actor=ADMIN)
-    event = as_json(events.build_event(record("MODIFY", old, new), SOURCE))
+    event = as_json(build_event(record("MODIFY", old, new), SOURCE))
     assert event["type"] == "people.person.updated"
     assert event["time"] == "2026-01-02T00:00:00.000Z"
     assert event["data"]["actor"] == ADMIN
@@ -136,7 +79,7 @@ def test_soft_delete_becomes_a_deleted_event_carrying_the_deleting_actor() -> No
     new = person_item(
         2, list_owner=None, email="a@example.com", deleted_at=at, updated_at=at, actor=ADMIN, expires_at=1
     )
-    event = as_json(events.build_event(record("MODIFY", old, new), SOURCE))
+    event = as_json(build_event(record("MODIFY", old, new), SOURCE))
     assert event["type"] == "people.person.deleted"
     assert event["time"] == at
     assert event["data"]["actor"] == ADMIN
@@ -147,7 +90,7 @@ def test_soft_delete_becomes_a_deleted_event_carrying_the_deleting_actor() -> No
 
 def test_internal_attributes_never_reach_the_event() -> None:
     new = person_item(expires_at=123)
-    text = msgspec.json.encode(events.build_event(record("INSERT", None, new), SOURCE)).decode()
+    text = msgspec.json.encode(build_event(record("INSERT", None, new), SOURCE)).decode()
     for internal in ("pk", "sk", "list_owner", "expires_at", "deleted_at", "PERSON#"):
         assert internal not in text
 
@@ -156,12 +99,12 @@ def test_ttl_removal_of_a_deleted_person_is_ignored() -> None:
     old = person_item(2, list_owner=None, deleted_at="2026-01-03T00:00:00.000Z")
     removal = record("REMOVE", old, None)
     removal["userIdentity"] = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
-    assert events.build_event(removal, SOURCE) is None
+    assert build_event(removal, SOURCE) is None
 
 
 def test_history_items_in_the_same_table_are_ignored() -> None:
     entry = {"pk": f"PERSON#{PID}", "sk": "HISTORY#0000000001", "event_id": "e", "owner": OWNER}
-    assert events.build_event(record("INSERT", None, entry), SOURCE) is None
+    assert build_event(record("INSERT", None, entry), SOURCE) is None
 
 
 def test_idempotency_records_and_their_ttl_purge_are_ignored() -> None:
@@ -174,16 +117,16 @@ def test_idempotency_records_and_their_ttl_purge_are_ignored() -> None:
         "created_at": "2026-01-01T00:00:00.000Z",
         "expires_at": 1767312000,
     }
-    assert events.build_event(record("INSERT", None, key_record), SOURCE) is None
-    assert events.build_event(record("MODIFY", key_record, key_record), SOURCE) is None
-    assert events.build_event(record("REMOVE", key_record, None), SOURCE) is None
+    assert build_event(record("INSERT", None, key_record), SOURCE) is None
+    assert build_event(record("MODIFY", key_record, key_record), SOURCE) is None
+    assert build_event(record("REMOVE", key_record, None), SOURCE) is None
 
 
 def test_a_record_without_images_is_malformed() -> None:
     broken = record("INSERT", None, person_item())
     del broken["dynamodb"]["NewImage"]
-    with pytest.raises(events.MalformedRecord):
-        events.build_event(broken, SOURCE)
+    with pytest.raises(MalformedRecord):
+        build_event(broken, SOURCE)
 
 
 class RecordingSns:
@@ -203,7 +146,7 @@ def inserts(count: int) -> list[dict[str, Any]]:
 
 def test_each_change_is_published_with_type_and_owner_attributes() -> None:
     sns = RecordingSns()
-    result = events.publish_batch(inserts(2), events.SnsPublisher(sns, "arn:topic"), SOURCE)
+    result = notifications.publish_batch(inserts(2), read_change, SnsPublisher(sns, "arn:topic"), SOURCE)
     assert result == {"batchItemFailures": []}
     assert [json.loads(c["Message"])["id"] for c in sns.calls] == ["event-1", "event-2"]
     assert sns.calls[0]["TopicArn"] == "arn:topic"
@@ -215,7 +158,7 @@ def test_each_change_is_published_with_type_and_owner_attributes() -> None:
 
 def test_the_first_failed_publish_is_reported_and_nothing_after_it_is_sent() -> None:
     sns = RecordingSns(fail_on={"event-2"})
-    result = events.publish_batch(inserts(3), events.SnsPublisher(sns, "arn:topic"), SOURCE)
+    result = notifications.publish_batch(inserts(3), read_change, SnsPublisher(sns, "arn:topic"), SOURCE)
     assert result == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert [json.loads(c["Message"])["id"] for c in sns.calls] == ["event-1"]
 
@@ -223,7 +166,7 @@ def test_the_first_failed_publish_is_reported_and_nothing_after_it_is_sent() -> 
 def test_ignored_records_publish_nothing() -> None:
     sns = RecordingSns()
     removal = record("REMOVE", person_item(deleted_at="x"), None)
-    assert events.publish_batch([removal], events.SnsPublisher(sns, "arn:topic"), SOURCE) == {
+    assert notifications.publish_batch([removal], read_change, SnsPublisher(sns, "arn:topic"), SOURCE) == {
         "batchItemFailures": []
     }
     assert sns.calls == []
@@ -234,13 +177,15 @@ def sns_record(message: str, message_id: str = "m-1") -> dict[str, Any]:
 
 
 def created_message() -> str:
-    return msgspec.json.encode(events.build_event(record("INSERT", None, person_item()), SOURCE)).decode()
+    return msgspec.json.encode(build_event(record("INSERT", None, person_item()), SOURCE)).decode()
 
 
 def test_a_redelivered_event_is_recorded_once() -> None:
     history = InMemoryHistoryRepository()
     message = created_message()
-    added = [events.record_notifications([sns_record(message)], history, ttl_days=90) for _ in range(3)]
+    added = [
+        notifications.record_notifications([sns_record(message)], history, ttl_days=90) for _ in range(3)
+    ]
     assert added == [1, 0, 0]
     page = history.page(PID, limit=10, before=None)
     assert [entry.id for entry in page.items] == ["event-1"]
@@ -249,7 +194,7 @@ def test_a_redelivered_event_is_recorded_once() -> None:
 
 def test_history_expires_after_the_configured_days() -> None:
     history = InMemoryHistoryRepository()
-    events.record_notifications([sns_record(created_message())], history, ttl_days=7)
+    notifications.record_notifications([sns_record(created_message())], history, ttl_days=7)
     assert [str(e) for e in history.expiry.values()] == ["2026-01-08 00:00:00+00:00"]
 
 
@@ -262,14 +207,14 @@ def test_malformed_messages_are_logged_and_skipped(caplog: pytest.LogCaptureFixt
         sns_record(created_message().replace("people.person.created", "people.person.exploded"), "type"),
         {"no": "sns"},
     ]
-    assert events.record_notifications([*bad, good], history, ttl_days=90) == 1
+    assert notifications.record_notifications([*bad, good], history, ttl_days=90) == 1
     assert len(history.changes) == 1
     assert caplog.text.count("malformed_notification") == 4
 
 
 def test_history_is_for_the_owner_and_admins_only() -> None:
     history = InMemoryHistoryRepository()
-    events.record_notifications([sns_record(created_message())], history, ttl_days=90)
+    notifications.record_notifications([sns_record(created_message())], history, ttl_days=90)
     assert person_history(Caller(OWNER), PID, history, limit=5, before=None).items
     assert person_history(Caller("root", is_admin=True), PID, history, limit=5, before=None).items
     with pytest.raises(PersonNotFound):

@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from chalicelib import services
+from chalicelib.domain import Precondition
 from chalicelib.errors import (
     ForbiddenOwner,
     IdempotencyKeyReused,
@@ -13,8 +14,8 @@ from chalicelib.errors import (
     ValidationFailed,
     VersionMismatch,
 )
-from chalicelib.repository import Created
-from chalicelib.services import Caller, Precondition
+from chalicelib.ports import Created
+from chalicelib.services import Caller
 from tests.fakes import InMemoryPeopleRepository
 
 ALICE = Caller("alice")

@@ -9,22 +9,14 @@ from typing import Any
 from chalice.app import Blueprint, CognitoUserPoolAuthorizer, Request, Response
 
 from chalicelib import services
-from chalicelib.auth import authorize_local, caller_from_context
 from chalicelib.config import auth_settings
 from chalicelib.domain import Person
-from chalicelib.http import (
-    JSON,
-    MERGE_PATCH,
-    api_root,
-    api_view,
-    etag,
-    json_response,
-    next_link,
-    parse_idempotency_key,
-    parse_if_match,
-    parse_limit,
-    read_json_object,
-)
+from chalicelib.web.auth import caller_from_context
+from chalicelib.web.headers import parse_idempotency_key, parse_if_match
+from chalicelib.web.middleware import api_view
+from chalicelib.web.pagination import api_root, next_link, parse_limit
+from chalicelib.web.requests import read_json_object
+from chalicelib.web.responses import JSON, MERGE_PATCH, etag, json_response
 from chalicelib.wiring import cursors, history_repo, people_repo
 
 bp = Blueprint(__name__)
@@ -32,7 +24,9 @@ bp = Blueprint(__name__)
 _auth = auth_settings()
 authorizer: Any
 if _auth.mode == "local-jwt":
-    # chalice local does not verify Cognito tokens; this verifies them for real (see auth.py).
+    # chalice local does not verify Cognito tokens; the local stage's verifier does (dev only).
+    from devstack.local_auth import authorize_local
+
     authorizer = bp.authorizer(name="LocalCognitoVerifier")(authorize_local)
 else:
     authorizer = CognitoUserPoolAuthorizer("PeopleUserPool", provider_arns=[_auth.user_pool_arn])
@@ -98,7 +92,7 @@ def health() -> Response:
 @view
 def openapi_document() -> Response:
     # Imported here: building the document is paid by its first caller, never by a cold start.
-    from chalicelib import openapi
+    from chalicelib.web import openapi
 
     body = openapi.document_json(api_root(_request(), "/openapi.json"))
     return Response(body=body, status_code=200, headers={"Content-Type": JSON})
@@ -126,8 +120,8 @@ def create_person() -> Response:
 @view
 def list_people() -> Response:
     caller = _caller()
-    owner = _params().get("owner") or caller.sub
-    limit = parse_limit(_request())
+    owner = services.listing_owner(caller, _params().get("owner"))
+    limit = parse_limit(_params())
     scope = f"people:{owner}"
     page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=_cursor(scope))
     query = {"owner": owner} if owner != caller.sub else None
@@ -169,10 +163,11 @@ def delete_person(person_id: str) -> Response:
 @bp.route("/people/{person_id}/history", methods=["GET"], authorizer=authorizer)
 @view
 def person_history(person_id: str) -> Response:
-    limit = parse_limit(_request())
-    scope = f"history:{person_id.upper()}"
+    limit = parse_limit(_params())
+    canonical = services.person_id(person_id)
+    scope = f"history:{canonical}"
     token = _params().get("cursor")
     before = cursors().decode_int(scope, token) if token else None
-    page = services.person_history(_caller(), person_id, history_repo(), limit=limit, before=before)
+    page = services.person_history(_caller(), canonical, history_repo(), limit=limit, before=before)
     last = str(page.last) if page.last is not None else None
-    return _page_response(page.items, last, scope, f"/people/{person_id.upper()}/history", limit)
+    return _page_response(page.items, last, scope, f"/people/{canonical}/history", limit)

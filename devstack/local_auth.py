@@ -1,21 +1,19 @@
-"""Caller identity from the authorizer context, and the local stage's JWT verifier.
+"""The local stage's token verifier: `chalice local` does not verify Cognito tokens, this does.
 
-Deployed stages use API Gateway's Cognito user-pool authorizer, which verifies the token and
-hands the route `requestContext.authorizer.claims` (all values strings). `chalice local` does
-not verify Cognito tokens at all, so the `local` stage uses `verify_local_token` instead: a
-Chalice built-in authorizer that really checks the ID token against the user pool's JWKS and
-hands the routes the same claims shape.
+A Chalice built-in authorizer that checks the ID token against the user pool's JWKS (RS256
+signature, exp, iat, nbf, iss, aud, token_use) and hands the routes the same claims shape as
+API Gateway's Cognito authorizer. Loaded by the routes only when AUTH_MODE is `local-jwt`; it
+lives outside `chalicelib/` because it needs PyJWT and `chalice.local`, which never ship.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import Unauthenticated
-from chalicelib.services import Caller
 
 if TYPE_CHECKING:
     import jwt
@@ -24,33 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("people_api")
 
-ADMIN_GROUP = "admins"
 LEEWAY_SECONDS = 30
-
-
-def groups_from(raw: Any) -> frozenset[str]:
-    """`cognito:groups` as a set, whether a JSON list (local) or API Gateway's string form.
-
-    API Gateway flattens claims to strings: one group arrives as "admins", several as
-    "[admins, editors]" or "admins,editors" depending on the integration.
-    """
-    if raw is None:
-        return frozenset()
-    if isinstance(raw, (list, tuple)):
-        items = [str(item) for item in raw]
-    else:
-        items = str(raw).strip().strip("[]").replace(",", " ").split()
-    return frozenset(item.strip() for item in items if item.strip())
-
-
-def caller_from_context(context: Mapping[str, Any] | None) -> Caller:
-    """The caller identified by the authorizer, or Unauthenticated."""
-    authorizer = (context or {}).get("authorizer") or {}
-    claims = authorizer.get("claims") or {}
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise Unauthenticated("no verified identity reached the API")
-    return Caller(sub=sub, is_admin=ADMIN_GROUP in groups_from(claims.get("cognito:groups")))
 
 
 @cache
@@ -86,8 +58,6 @@ def decode_id_token(token: str, settings: Settings) -> dict[str, Any]:
     if claims.get("token_use") != "id":
         raise Unauthenticated("an ID token is required, not an access token")
     iat = claims.get("iat")
-    import time
-
     if isinstance(iat, (int, float)) and iat > time.time() + LEEWAY_SECONDS:
         raise Unauthenticated("invalid token: issued in the future")
     return claims
@@ -104,7 +74,7 @@ def authorize_local(auth_request: Any) -> Any:
     from chalice.local import NotAuthorizedError
 
     from chalicelib.config import settings
-    from chalicelib.http import problem_for
+    from chalicelib.web.problems import problem_for
 
     try:
         claims = decode_id_token(auth_request.token or "", settings())

@@ -1,6 +1,7 @@
 """The API's OpenAPI 3.1 document, generated from the msgspec types that validate requests.
 
-The request and response schemas come from `chalicelib.domain` and `chalicelib.history`
+The request and response schemas come from `chalicelib.domain`, `chalicelib.ports` and
+`chalicelib.web.problems`
 through `msgspec.json.schema_components`, so the contract cannot drift from the validation.
 Imported and built only when `GET /openapi.json` is first called (never on a cold start).
 """
@@ -13,49 +14,16 @@ from typing import Any, Final
 import msgspec
 
 from chalicelib.domain import Person, PersonInput, PersonPatch
-from chalicelib.history import HistoryEntry
-from chalicelib.http import (
-    DEFAULT_LIMIT,
-    IF_MATCH_PATTERN,
-    JSON,
-    MAX_BODY_BYTES,
-    MAX_LIMIT,
-    MERGE_PATCH,
-    PROBLEM,
-)
+from chalicelib.ports import HistoryEntry
+from chalicelib.web.headers import IF_MATCH_PATTERN
+from chalicelib.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from chalicelib.web.problems import PROBLEM, Problem, ValidationProblem
+from chalicelib.web.requests import MAX_BODY_BYTES
+from chalicelib.web.responses import JSON, MERGE_PATCH
 
 Schema = dict[str, Any]
 
 REF: Final = "#/components/schemas/{name}"
-
-
-class FieldProblem(msgspec.Struct):
-    """One invalid field of a request body."""
-
-    field: str
-    message: str
-
-
-class Problem(msgspec.Struct, omit_defaults=True):
-    """An RFC 9457 problem details object."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    request_id: str | msgspec.UnsetType = msgspec.UNSET
-    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET
-
-
-class ValidationProblem(msgspec.Struct, omit_defaults=True):
-    """A 422 problem: the body is JSON but breaks the rules; `errors` lists every bad field."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldProblem]
-    request_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class Health(msgspec.Struct):

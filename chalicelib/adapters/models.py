@@ -1,30 +1,22 @@
-"""PynamoDB models: one table, keyed for one-request operations.
+"""PynamoDB models of the one table (keys in `adapters/keys.py`), keyed for one-request operations.
 
-Table `pk` (hash) + `sk` (range):
-- person:  pk = "PERSON#<id>", sk = "PERSON". Get, create, replace, patch and delete are
-  each one request by primary key, for the owner and for admins alike; ownership is a
-  condition on the write, not a lookup before it.
-- GSI `by-owner` (hash `list_owner`, range `id`, projection ALL) lists a user's people in
-  creation order (ids are ULIDs). Only live people carry `list_owner`, so the index is sparse
-  and deleted people drop out of it in the same write that deletes them.
-
-Deletion is a soft delete: one UpdateItem marks the item deleted (recording who did it),
-removes it from the index, and sets `expires_at` so DynamoDB's TTL purges it. Every read
-treats a marked item as absent.
-
-History entries live in the same table, under the person's partition:
-- history: pk = "PERSON#<id>", sk = "HISTORY#<version, zero-padded>". The person's version is
-  bumped by every write, so it orders a person's changes exactly as DynamoDB applied them and
-  names each change once: the conditional put that records an event cannot add a second entry
-  for a redelivered one. Entries expire by TTL (`expires_at`), independently of the person.
-  Querying the partition backwards from sk = "PERSON" yields the person item first (its owner,
-  even after a soft delete) and then the history newest first: one Query per page.
-
-Idempotency records (POST /people with an Idempotency-Key) live in their own partitions:
-- idempotency: pk = "IDEMPOTENCY#<caller sub>#<sha256 of the key>", sk = "IDEMPOTENCY". The
-  caller's sub in the key scopes keys per user. The record holds a fingerprint of the request
-  body and the response it got (the person as created), and expires by TTL after 24 hours.
-  It is written in the same transaction as the person, so neither exists without the other.
+- person (`PersonModel`): get, create, replace, patch and delete are each one request by primary
+  key, for the owner and for admins alike; ownership is a condition on the write, not a lookup
+  before it. The GSI `by-owner` (hash `list_owner`, range `id`, projection ALL) lists a user's
+  people in creation order (ids are ULIDs). Only live people carry `list_owner`, so the index is
+  sparse and deleted people drop out of it in the same write that deletes them.
+  Deletion is a soft delete: one UpdateItem marks the item deleted (recording who did it),
+  removes it from the index, and sets `expires_at` so DynamoDB's TTL purges it. Every read
+  treats a marked item as absent.
+- history (`HistoryModel`), in the person's partition: the person's version is bumped by every
+  write, so it orders a person's changes exactly as DynamoDB applied them and names each change
+  once: the conditional put that records an event cannot add a second entry for a redelivered
+  one. Entries expire by TTL, independently of the person. Querying the partition backwards from
+  sk = "PERSON" yields the person item first (its owner, even after a soft delete) and then the
+  history newest first: one Query per page.
+- idempotency (`IdempotencyModel`), in its own partition per caller and key: a fingerprint of
+  the request body and the response it got (the person as created), expiring by TTL after
+  24 hours. Written in the same transaction as the person, so neither exists without the other.
 """
 
 from __future__ import annotations
@@ -35,29 +27,11 @@ from pynamodb.attributes import (
     TTLAttribute,
     UnicodeAttribute,
 )
-from pynamodb.connection.table import TableConnection
 from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from chalicelib.config import Settings
-
-PERSON_SK = "PERSON"
-IDEMPOTENCY_SK = "IDEMPOTENCY"
-HISTORY_PREFIX = "HISTORY#"
-_VERSION_DIGITS = 10
-
-
-def person_pk(person_id: str) -> str:
-    return f"PERSON#{person_id}"
-
-
-def idempotency_pk(owner: str, key_hash: str) -> str:
-    return f"IDEMPOTENCY#{owner}#{key_hash}"
-
-
-def history_sk(version: int) -> str:
-    return f"{HISTORY_PREFIX}{version:0{_VERSION_DIGITS}d}"
 
 
 class OwnerIndex(GlobalSecondaryIndex["PersonModel"]):  # type: ignore[no-untyped-call]
@@ -102,7 +76,7 @@ class PersonModel(Model):
 
 
 class HistoryModel(Model):
-    """One recorded change event of a person (see the module docstring for the keys).
+    """One recorded change event of a person.
 
     Every attribute but the keys is nullable because the history query also returns the
     person item of the same partition, read through this model for its `owner` only.
@@ -125,13 +99,6 @@ class HistoryModel(Model):
     after = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 
-    @classmethod
-    def _get_connection(cls) -> TableConnection:
-        # Both models address the same table with the same keys, so they share one
-        # TableConnection and with it one botocore client: a second client would cost
-        # every cold start of a function using both (the API) another client set-up.
-        return PersonModel._get_connection()
-
 
 class IdempotencyModel(Model):
     """What an Idempotency-Key of a user produced: the request's fingerprint and the response."""
@@ -149,16 +116,16 @@ class IdempotencyModel(Model):
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute()
 
-    @classmethod
-    def _get_connection(cls) -> TableConnection:
-        return PersonModel._get_connection()
-
 
 MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel, IdempotencyModel)
 
 
 def bind(settings: Settings) -> None:
-    """Point every model at the stage's table with bounded SDK timeouts and retries."""
+    """Point every model at the stage's table with bounded SDK timeouts and retries.
+
+    PynamoDB creates a model's connection on first use from these Meta values, and again
+    whenever the table name changes.
+    """
     for model in MODELS:
         meta = model.Meta
         meta.table_name = settings.table_name
@@ -166,4 +133,3 @@ def bind(settings: Settings) -> None:
         meta.connect_timeout_seconds = settings.ddb_connect_timeout  # type: ignore[assignment]
         meta.read_timeout_seconds = settings.ddb_read_timeout  # type: ignore[assignment]
         meta.max_retry_attempts = settings.ddb_max_attempts
-        model._connection = None  # re-created lazily with the new settings

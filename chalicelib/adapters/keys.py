@@ -1,0 +1,34 @@
+"""The table's key schema, defined once: the models, the repositories and the stream reader use it.
+
+One table, `pk` (hash) + `sk` (range):
+- person:      pk = "PERSON#<id>",                         sk = "PERSON"
+- history:     pk = "PERSON#<id>",                         sk = "HISTORY#<version, zero-padded>"
+- idempotency: pk = "IDEMPOTENCY#<caller sub>#<sha256 of the key>", sk = "IDEMPOTENCY"
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PERSON_PREFIX: Final = "PERSON#"
+PERSON_SK: Final = "PERSON"
+HISTORY_PREFIX: Final = "HISTORY#"
+IDEMPOTENCY_SK: Final = "IDEMPOTENCY"
+_VERSION_DIGITS: Final = 10
+
+
+def person_pk(person_id: str) -> str:
+    return f"{PERSON_PREFIX}{person_id}"
+
+
+def idempotency_pk(owner: str, key_hash: str) -> str:
+    return f"IDEMPOTENCY#{owner}#{key_hash}"
+
+
+def history_sk(version: int) -> str:
+    return f"{HISTORY_PREFIX}{version:0{_VERSION_DIGITS}d}"
+
+
+def version_of(history_sort_key: str) -> int:
+    """The version a history entry's sort key names."""
+    return int(history_sort_key.removeprefix(HISTORY_PREFIX))

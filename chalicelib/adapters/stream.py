@@ -1,0 +1,83 @@
+"""The table's stream records (as Lambda delivers them) read as person changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from chalicelib.adapters import keys
+from chalicelib.adapters.models import PersonModel
+from chalicelib.domain import Person
+from chalicelib.ports import CREATED, DELETED, UPDATED, ChangeKind, PersonChange
+
+_PUBLIC_FIELDS = frozenset(Person.__struct_fields__)
+
+
+class MalformedRecord(ValueError):
+    """A stream record that is not a person change this reader can describe."""
+
+
+def _person_item(image: Mapping[str, Any], what: str) -> PersonModel:
+    try:
+        return PersonModel.from_raw_data(dict(image))
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise MalformedRecord(f"{what} is not a person item: {exc!r}") from None
+
+
+def _person(item: PersonModel, what: str) -> Person:
+    """Only the public fields: internal attributes (keys, list_owner, TTL) never leave the table."""
+    values = {k: v for k, v in item.attribute_values.items() if k in _PUBLIC_FIELDS}
+    try:
+        return msgspec.convert(values, Person)
+    except msgspec.ValidationError as exc:
+        raise MalformedRecord(f"{what} is not a person: {exc}") from None
+
+
+def read_change(record: Mapping[str, Any]) -> PersonChange | None:
+    """The person change of one stream record, or None for records that are not person changes.
+
+    INSERT -> created; MODIFY -> updated, or deleted when the new image is soft-deleted.
+    Ignored: REMOVE (only DynamoDB's TTL purge of an already deleted person removes items),
+    items other than persons (history entries and idempotency records share the table), and
+    changes to an item that was already deleted.
+    """
+    try:
+        name = record["eventName"]
+        stream = record["dynamodb"]
+        sort_key = stream["Keys"]["sk"]["S"]
+        event_id = str(record["eventID"])
+    except (KeyError, TypeError) as exc:
+        raise MalformedRecord(f"not a DynamoDB stream record: {exc!r}") from None
+    if sort_key != keys.PERSON_SK or name == "REMOVE":
+        return None
+    if not stream.get("NewImage"):
+        raise MalformedRecord(f"{name} record {event_id} has no NewImage (is the stream NEW_AND_OLD_IMAGES?)")
+    new = _person_item(stream["NewImage"], "NewImage")
+    kind: ChangeKind
+    before: Person | None
+    if name == "INSERT":
+        kind, before = CREATED, None
+    elif name == "MODIFY":
+        if not stream.get("OldImage"):
+            raise MalformedRecord(f"MODIFY record {event_id} has no OldImage")
+        old = _person_item(stream["OldImage"], "OldImage")
+        if old.deleted_at:
+            return None
+        before = _person(old, "OldImage")
+        kind = DELETED if new.deleted_at else UPDATED
+    else:
+        raise MalformedRecord(f"unknown eventName {name!r}")
+    current = _person(new, "NewImage")
+    return PersonChange(
+        id=event_id,
+        kind=kind,
+        time=new.deleted_at or current.updated_at,
+        person_id=current.id,
+        owner=current.owner,
+        actor=new.actor,
+        version=current.version,
+        before=before,
+        after=None if kind == DELETED else current,
+    )

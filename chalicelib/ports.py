@@ -1,0 +1,179 @@
+"""What the use cases need from the outside world: repository interfaces and the values they exchange.
+
+No boto3 or PynamoDB here: the adapters in `chalicelib/adapters/` implement these ports, and the
+in-memory fakes in `tests/fakes.py` implement them for the service tests.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final, Literal, Protocol
+
+import msgspec
+
+from chalicelib.domain import Person, Precondition
+
+ChangeKind = Literal["created", "updated", "deleted"]
+CREATED: Final = "created"
+UPDATED: Final = "updated"
+DELETED: Final = "deleted"
+
+
+class Guard(msgspec.Struct, frozen=True):
+    """Conditions a write must meet: the owner (None = any, for admins) and the If-Match precondition."""
+
+    owner: str | None
+    precondition: Precondition | None = None
+
+    def admits(self, person: Person) -> bool:
+        """Whether the owner condition lets this write see the person (else it is "not found")."""
+        return self.owner is None or person.owner == self.owner
+
+    def matches(self, version: int) -> bool:
+        """Whether the precondition (if any) accepts the person's current version."""
+        return self.precondition is None or self.precondition.matches(version)
+
+
+class IdempotencyKey(msgspec.Struct, frozen=True):
+    """An Idempotency-Key as stored: whose it is, its hash, the request's fingerprint, its expiry."""
+
+    owner: str
+    key_hash: str
+    fingerprint: str
+    expires_at: datetime
+
+
+class Created(msgspec.Struct, frozen=True):
+    """The outcome of an idempotent create: the person of the original response, and whether
+    this call replayed it rather than creating it."""
+
+    person: Person
+    replayed: bool
+
+
+class Page(msgspec.Struct, frozen=True):
+    """One page of a listing; `last` is the key to continue after when `more` is true."""
+
+    items: list[Person]
+    more: bool
+
+    @property
+    def last(self) -> str | None:
+        return self.items[-1].id if self.more and self.items else None
+
+
+class PeopleRepository(abc.ABC):
+    """What the use cases need from storage. Every method is one storage request."""
+
+    @abc.abstractmethod
+    def add(self, person: Person, *, actor: str) -> None:
+        """Store a new person."""
+
+    @abc.abstractmethod
+    def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
+        """Store a new person unless `key` was used already; then return the original person.
+
+        Raises IdempotencyKeyReused if the key was used with another fingerprint, and
+        IdempotentRequestInFlight if another request holding the key is being written.
+        """
+
+    @abc.abstractmethod
+    def get(self, person_id: str) -> Person | None:
+        """The live person with this id, whoever owns it."""
+
+    @abc.abstractmethod
+    def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
+        """Up to `limit` live people of `owner` with ids after `after`, oldest first."""
+
+    @abc.abstractmethod
+    def update(
+        self, person_id: str, changes: Mapping[str, Any], *, actor: str, at: str, guard: Guard
+    ) -> Person:
+        """Set (or, for None, clear) fields and bump the version atomically; returns the result.
+
+        Raises PersonNotFound if the person is absent, deleted or fails the owner guard,
+        VersionMismatch if only the precondition fails.
+        """
+
+    @abc.abstractmethod
+    def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
+        """Delete the person under the same guard rules as update; returns its last state."""
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of a person as clients see it in `GET /people/{id}/history`."""
+
+    id: str
+    type: str
+    time: str
+    actor: str | None
+    changed_fields: list[str]
+    before: Person | None
+    after: Person | None
+
+
+class Change(msgspec.Struct, frozen=True):
+    """A history entry with the keys it is stored under: whose person, which version."""
+
+    person_id: str
+    owner: str
+    version: int
+    entry: HistoryEntry
+
+
+class HistoryPage(msgspec.Struct, frozen=True):
+    """One page of a person's history, newest first.
+
+    `owner` is the person's owner (None when neither the person nor any entry exists);
+    `last` is the version to continue before when `more` is true.
+    """
+
+    owner: str | None
+    items: list[HistoryEntry]
+    versions: list[int]
+    more: bool
+
+    @property
+    def last(self) -> int | None:
+        return self.versions[-1] if self.more and self.versions else None
+
+
+class HistoryRepository(abc.ABC):
+    """What recording and reading history needs from storage. Every method is one request."""
+
+    @abc.abstractmethod
+    def record(self, change: Change, *, expires_at: datetime) -> bool:
+        """Store the entry unless one for this change exists; True if it was added."""
+
+    @abc.abstractmethod
+    def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:
+        """Up to `limit` entries of the person older than version `before`, newest first."""
+
+
+class PersonChange(msgspec.Struct, frozen=True, kw_only=True):
+    """One change of a person item, as the table's stream reports it."""
+
+    id: str  # the stream record's eventID: the same for every retry of this change
+    kind: ChangeKind
+    time: str
+    person_id: str
+    owner: str
+    actor: str | None
+    version: int  # the person's version after the change
+    before: Person | None
+    after: Person | None
+
+
+class StreamReader(Protocol):
+    def __call__(self, record: Mapping[str, Any]) -> PersonChange | None:
+        """The person change a stream record describes; None for items that are not persons.
+
+        Raises ValueError for a record it cannot describe.
+        """
+
+
+class Publisher(Protocol):
+    def publish(self, message: str, attributes: Mapping[str, str]) -> None:
+        """Deliver one message with its string attributes, raising on failure."""

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import errors
+from chalicelib.web.headers import parse_idempotency_key, parse_if_match
+
+
+def test_if_match_forms() -> None:
+    assert parse_if_match(None) is None
+    assert parse_if_match("*").any_version  # type: ignore[union-attr]
+    assert parse_if_match('"3"').versions == {3}  # type: ignore[union-attr]
+    assert parse_if_match('"3", "5"').versions == {3, 5}  # type: ignore[union-attr]
+    assert parse_if_match('W/"3"').versions == frozenset()  # type: ignore[union-attr]
+    assert parse_if_match('"a,b" , , "7"').versions == {7}  # type: ignore[union-attr]
+    # Well-formed tags that are not versions of ours match nothing (412), they are not malformed.
+    for foreign in ['"abc"', '"' + "9" * 30 + '"', "", '"\xe9"']:
+        assert parse_if_match(foreign).versions == frozenset()  # type: ignore[union-attr]
+    for bad in ["3", '"', '"1""2"', "W/3", '"a"b', "* , *"]:
+        with pytest.raises(errors.MalformedRequest):
+            parse_if_match(bad)
+
+
+@pytest.mark.parametrize(
+    ("header", "key"),
+    [
+        (None, None),
+        ("abc-123", "abc-123"),
+        ('"8e03978e-40d5-43e8-bc93-6894a57f9324"', "8e03978e-40d5-43e8-bc93-6894a57f9324"),
+        ('"with \\"quote\\" and \\\\"', 'with "quote" and \\'),
+        ("  padded  ", "padded"),
+        ("k" * 255, "k" * 255),
+    ],
+)
+def test_idempotency_keys_are_sf_strings_or_bare(header: str | None, key: str | None) -> None:
+    assert parse_idempotency_key(header) == key
+
+
+@pytest.mark.parametrize(
+    "header", ["", "   ", '""', "k" * 256, "caf\u00e9", "a\x00b", '"bad \\n escape"', '"trailing\\"', '"a"b"']
+)
+def test_malformed_idempotency_keys_are_400(header: str) -> None:
+    with pytest.raises(errors.MalformedRequest):
+        parse_idempotency_key(header)
