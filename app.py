@@ -54,7 +54,11 @@ def record_notification(event: SNSEvent) -> None:
     records = event.to_dict().get("Records") or []
     with logged_invocation("record_notification", _request_id(event), len(records)) as stats:
         notifications.record_notifications(
-            records, wiring.history_repo(), ttl_days=settings().history_ttl_days, stats=stats
+            records,
+            wiring.history_repo(),
+            ttl_days=settings().history_ttl_days,
+            source=settings().event_source,
+            stats=stats,
         )
 
 

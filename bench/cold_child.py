@@ -83,7 +83,7 @@ def _sns() -> tuple[Mark, Any]:
     imported = _mark()
     canned.install()
     module.record_notification(canned.sns_event(), canned.LambdaContext())
-    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+    return imported, 200 if canned.SENT == {"GetItem": 1, "PutItem": 1} else 500
 
 
 def _floor_sns() -> tuple[Mark, Any]:
@@ -92,7 +92,7 @@ def _floor_sns() -> tuple[Mark, Any]:
     imported = _mark()
     canned.install()
     floor_events.record_notification(canned.sns_event(), canned.LambdaContext())
-    return imported, 200 if canned.SENT == {"PutItem": 1} else 500
+    return imported, 200 if canned.SENT == {"GetItem": 1, "PutItem": 1} else 500
 
 
 TARGETS: dict[str, Callable[[], tuple[Mark, Any]]] = {

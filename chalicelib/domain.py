@@ -117,6 +117,39 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+# Zero-width joiners are part of how some scripts (and emoji) are written: allowed between two
+# visible characters. Every other format character (Unicode category Cf: zero-width spaces,
+# word joiners, byte-order marks, direction overrides) would make a name or tag look like
+# another one, or like nothing at all.
+_JOINERS = frozenset("\u200c\u200d")
+
+
+def _invisible(text: str) -> str | None:
+    """Why `text` cannot be a name or tag because of a format character, or None."""
+    if text.isprintable():  # the common case: no Cf character at all
+        return None
+    last = len(text) - 1
+    for i, char in enumerate(text):
+        if unicodedata.category(char) != "Cf":
+            continue
+        if (
+            char in _JOINERS
+            and 0 < i < last
+            and unicodedata.category(text[i - 1])[0] in "LMNS"
+            and unicodedata.category(text[i + 1])[0] in "LMNS"
+        ):
+            continue
+        return f"must not contain the invisible format character U+{ord(char):04X}"
+    return None
+
+
+def _text_problem(name: str, text: str) -> str | None:
+    problem = _invisible(text)
+    if problem is None and name == "name" and not any(char.isalnum() for char in text):
+        problem = "must contain at least one letter or digit"
+    return problem
+
+
 def _check_field(name: str, value: Any, errors: list[FieldError]) -> Any:
     value = _normalise(value)
     try:
@@ -124,6 +157,11 @@ def _check_field(name: str, value: Any, errors: list[FieldError]) -> Any:
     except msgspec.ValidationError as exc:
         errors.append(FieldError(name, _MSGSPEC_PATH.sub("", str(exc))))
         return None
+    for text in value if name == "tags" else [value] if name == "name" else []:
+        problem = _text_problem(name, text)
+        if problem is not None:
+            errors.append(FieldError(name, problem if name == "name" else f"tag {text!r} {problem}"))
+            return None
     if name == "tags":
         seen: set[str] = set()
         for tag in value:

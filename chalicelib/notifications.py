@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from chalicelib import events
+from chalicelib.domain import canonical_id
 from chalicelib.logs import Invocation, log, log_json
 from chalicelib.ports import HistoryRepository, Publisher, StreamReader
 
@@ -52,18 +53,36 @@ def publish_batch(
     return {"batchItemFailures": []}
 
 
+def _rejection(event: events.ChangeEvent, source: str, history: HistoryRepository) -> str | None:
+    """Why an event cannot be a change this stage's stream published, or None if it can.
+
+    Only the stream handler may publish to the topic (its policy says so), but the handler
+    trusts no message: the source must be this stage's, the subject a person id, and the owner
+    the one the table records for that person (one consistent read).
+    """
+    if event.source != source:
+        return f"source {event.source[:80]!r} is not {source!r}"
+    if canonical_id(event.subject) != event.subject:
+        return "the subject is not a person id"
+    if history.owner_of(event.subject) != event.data.owner:
+        return "the owner is not the one the table records for this person"
+    return None
+
+
 def record_notifications(
     records: Iterable[Mapping[str, Any]],
     history: HistoryRepository,
     *,
     ttl_days: int,
+    source: str,
     stats: Invocation | None = None,
 ) -> int:
     """Record each SNS-delivered change event in its person's history; returns how many were new.
 
-    A malformed message is logged and skipped: retrying cannot fix it, and raising would
-    only make Lambda redeliver it. A storage failure raises, so Lambda retries the delivery;
-    the conditional put makes that retry (and any SNS redelivery) add nothing twice.
+    A malformed message, or one that cannot be this stage's change (`_rejection`), is logged
+    and skipped: retrying cannot fix it, and raising would only make Lambda redeliver it. A
+    storage failure raises, so Lambda retries the delivery; the conditional put makes that
+    retry (and any SNS redelivery) add nothing twice.
     """
     stats = stats or Invocation(0)
     added = 0
@@ -78,6 +97,17 @@ def record_notifications(
             expires_at = events.history_expiry(event, ttl_days)
         except (msgspec.DecodeError, ValueError, TypeError) as exc:
             log_json(logging.WARNING, "malformed_notification", message_id=message_id, error=str(exc))
+            stats.skipped += 1
+            continue
+        rejected = _rejection(event, source, history)
+        if rejected is not None:
+            log_json(
+                logging.WARNING,
+                "rejected_notification",
+                message_id=message_id,
+                event_id=event.id,
+                reason=rejected,
+            )
             stats.skipped += 1
             continue
         if history.record(change, expires_at=expires_at):

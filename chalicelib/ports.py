@@ -126,8 +126,9 @@ class Change(msgspec.Struct, frozen=True):
 class HistoryPage(msgspec.Struct, frozen=True):
     """One page of a person's history, newest first.
 
-    `owner` is the person's owner (None when neither the person nor any entry exists);
-    `last` is the version to continue before when `more` is true.
+    `owner` is the owner the table records on the person item, live or deleted (None when the
+    table holds no such person): never taken from the entries, which a subscriber wrote from
+    messages. `last` is the version to continue before when `more` is true.
     """
 
     owner: str | None
@@ -146,6 +147,10 @@ class HistoryRepository(abc.ABC):
     @abc.abstractmethod
     def record(self, change: Change, *, expires_at: datetime) -> bool:
         """Store the entry unless one for this change exists; True if it was added."""
+
+    @abc.abstractmethod
+    def owner_of(self, person_id: str) -> str | None:
+        """The owner the table records for the person, live or deleted; None if it holds no such person."""
 
     @abc.abstractmethod
     def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:

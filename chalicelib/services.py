@@ -187,9 +187,15 @@ def person_history(
     *,
     limit: int,
     before: int | None,
+    owner: str | None = None,
 ) -> HistoryPage:
-    """One page of a person's change history, newest first; owner or admin only, even after deletion."""
+    """One page of a person's change history, newest first; owner or admin only, even after deletion.
+
+    The first page reads the owner from the person item (the table's word, never an entry's);
+    a later page (`before`) is given the owner the first page found, carried by its signed cursor.
+    """
     page = history.page(person_id(raw_id), limit=limit, before=before)
-    if page.owner is None or not (caller.is_admin or page.owner == caller.sub):
+    known = page.owner if before is None else owner
+    if known is None or not (caller.is_admin or known == caller.sub):
         raise PersonNotFound(f"no person with id {raw_id!r}")
-    return page
+    return msgspec.structs.replace(page, owner=known)

@@ -40,7 +40,7 @@ def people_repo() -> PeopleRepository:
     from chalicelib.adapters.people import PynamoPeopleRepository
 
     _bound_models()
-    return PynamoPeopleRepository(dynamodb_connection())
+    return PynamoPeopleRepository(dynamodb_connection(), tombstone_days=settings().history_ttl_days)
 
 
 @cache

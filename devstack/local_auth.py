@@ -41,14 +41,15 @@ def decode_id_token(token: str, settings: Settings) -> dict[str, Any]:
         token = token[7:].strip()
     try:
         key = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token)
+        # The audience is checked after token_use, so an access token (which has no `aud`)
+        # is told what is wrong with it rather than that a claim is missing.
         claims: dict[str, Any] = jwt.decode(
             token,
             key.key,
             algorithms=["RS256"],
-            audience=settings.app_client_id,
             issuer=settings.issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": ["exp", "iat", "iss", "aud", "sub", "token_use"]},
+            options={"require": ["exp", "iat", "iss", "sub", "token_use"], "verify_aud": False},
         )
     except jwt.PyJWKClientConnectionError as exc:
         log.error("cannot fetch the user pool's JWKS from %s: %s", settings.jwks_url, exc)
@@ -57,6 +58,8 @@ def decode_id_token(token: str, settings: Settings) -> dict[str, Any]:
         raise Unauthenticated(f"invalid token: {exc}") from None
     if claims.get("token_use") != "id":
         raise Unauthenticated("an ID token is required, not an access token")
+    if claims.get("aud") != settings.app_client_id:
+        raise Unauthenticated("invalid token: it was issued to another app client (aud)")
     iat = claims.get("iat")
     if isinstance(iat, (int, float)) and iat > time.time() + LEEWAY_SECONDS:
         raise Unauthenticated("invalid token: issued in the future")

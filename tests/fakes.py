@@ -101,11 +101,18 @@ class InMemoryPeopleRepository(PeopleRepository):
 
 
 class InMemoryHistoryRepository(HistoryRepository):
-    """History entries in a dict keyed like the table: (person id, version)."""
+    """History entries in a dict keyed like the table: (person id, version).
 
-    def __init__(self) -> None:
+    `owners` stands for the person items the table holds (person id -> owner).
+    """
+
+    def __init__(self, owners: dict[str, str] | None = None) -> None:
         self.changes: dict[tuple[str, int], Change] = {}
         self.expiry: dict[tuple[str, int], datetime] = {}
+        self.owners: dict[str, str] = dict(owners or {})
+
+    def owner_of(self, person_id: str) -> str | None:
+        return self.owners.get(person_id)
 
     def record(self, change: Change, *, expires_at: datetime) -> bool:
         key = (change.person_id, change.version)
@@ -126,7 +133,7 @@ class InMemoryHistoryRepository(HistoryRepository):
         )
         kept = mine[:limit]
         return HistoryPage(
-            owner=mine[0].owner if mine else None,
+            owner=self.owners.get(person_id),
             items=[c.entry for c in kept],
             versions=[c.version for c in kept],
             more=len(mine) > limit,

@@ -39,5 +39,8 @@ def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
 @app.on_sns_message(topic=TOPIC)
 def record_notification(event: SNSEvent) -> None:
     message = json.loads(event.message)
+    # The same two requests as the app: read the person's owner, then the conditional put.
+    key = {"pk": {"S": f"PERSON#{message['subject']}"}, "sk": {"S": "PERSON"}}
+    client("dynamodb").get_item(TableName=TABLE, Key=key, ConsistentRead=True)
     item = {"pk": {"S": f"PERSON#{message['subject']}"}, "sk": {"S": "HISTORY#1"}, "id": {"S": message["id"]}}
     client("dynamodb").put_item(TableName=TABLE, Item=item)

@@ -65,6 +65,19 @@ class PynamoHistoryRepository(HistoryRepository):
             return False
         return True
 
+    def owner_of(self, person_id: str) -> str | None:
+        with storage_errors():
+            try:
+                item = HistoryModel.get(
+                    keys.person_pk(person_id),
+                    keys.PERSON_SK,
+                    consistent_read=True,
+                    attributes_to_get=["owner"],
+                )
+            except HistoryModel.DoesNotExist:
+                return None
+        return item.owner
+
     def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:
         m = HistoryModel
         if before is None:
@@ -84,12 +97,8 @@ class PynamoHistoryRepository(HistoryRepository):
                     page_size=wanted,
                 )
             )
-        owner = None
-        if found and found[0].sk == keys.PERSON_SK:
-            owner = found.pop(0).owner
+        owner = found.pop(0).owner if found and found[0].sk == keys.PERSON_SK else None
         entries = [item for item in found if item.sk.startswith(keys.HISTORY_PREFIX)]
-        if owner is None and entries:
-            owner = entries[0].owner
         kept = entries[:limit]
         return HistoryPage(
             owner=owner,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -48,10 +48,13 @@ class PynamoPeopleRepository(PeopleRepository):
 
     `connection` (PynamoDB's public low-level `Connection`) carries the two requests the
     models cannot make themselves: the idempotent create's transaction and conditional updates.
+    A deleted person's item stays (as a tombstone every read treats as absent) for
+    `tombstone_days`, as long as its history: the history's owner is always the table's word.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, *, tombstone_days: int) -> None:
         self._connection = connection
+        self._tombstone = timedelta(days=tombstone_days)
 
     def _item(self, person: Person, actor: str) -> PersonModel:
         values: dict[str, Any] = msgspec.structs.asdict(person)
@@ -178,7 +181,7 @@ class PynamoPeopleRepository(PeopleRepository):
             *self._common_actions(actor, at),
             m.deleted_at.set(at),
             m.list_owner.remove(),
-            # Eligible for TTL removal at once; reads already treat it as gone.
-            m.expires_at.set(datetime.fromisoformat(at)),
+            # Reads already treat it as gone; TTL purges it once its history has expired too.
+            m.expires_at.set(datetime.fromisoformat(at) + self._tombstone),
         ]
         return self._conditional_update(person_id, actions, guard)

@@ -13,18 +13,23 @@ ADMIN_GROUP: Final = "admins"
 
 
 def groups_from(raw: Any) -> frozenset[str]:
-    """`cognito:groups` as a set, whether a JSON list (local) or API Gateway's string form.
+    """`cognito:groups` as a set, in exactly the forms the authorizers produce, and no other.
 
-    API Gateway flattens claims to strings: one group arrives as "admins", several as
-    "[admins, editors]" or "admins,editors" depending on the integration.
+    The local verifier hands over the token's JSON list. API Gateway flattens claims to
+    strings: one group arrives as its name (`admins`), several as a bracketed list separated
+    by white space (`[admins editors]`, also `[admins, editors]`). Cognito group names cannot
+    contain white space, so that separator is unambiguous; they can contain commas and
+    brackets, so an unbracketed string is one group name: `staff,admins`, `admins]` and
+    `[admins` are groups of their own, never `admins`.
     """
     if raw is None:
         return frozenset()
     if isinstance(raw, (list, tuple)):
-        items = [str(item) for item in raw]
-    else:
-        items = str(raw).strip().strip("[]").replace(",", " ").split()
-    return frozenset(item.strip() for item in items if item.strip())
+        return frozenset(str(item) for item in raw if str(item))
+    text = str(raw)
+    if len(text) >= 2 and text[0] == "[" and text[-1] == "]":
+        return frozenset(item.removesuffix(",") for item in text[1:-1].split() if item.removesuffix(","))
+    return frozenset({text}) if text and not any(c.isspace() for c in text) else frozenset()
 
 
 def caller_from_context(context: Mapping[str, Any] | None) -> Caller:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
@@ -12,8 +13,31 @@ from chalicelib import errors
 from chalicelib.web.responses import JSON
 
 MAX_BODY_BYTES: Final = 64 * 1024
+# No person field nests deeper than 2 (an object holding a list of tags); anything far deeper
+# is refused before any recursive step (normalisation, the duplicate-key parse) sees it.
+MAX_NESTING: Final = 32
 
 _decoder = msgspec.json.Decoder()
+
+
+def query_params(request: Request, *accepted: str) -> Mapping[str, str]:
+    """The query parameters, if every one is among `accepted` and none repeats; else 400.
+
+    A parameter the route does not read would otherwise be silently ignored, and the client
+    would believe it filtered (`GET /people?id=X` returning the whole list).
+    """
+    params = request.query_params
+    if not params:
+        return {}
+    for name in params:
+        if name not in accepted:
+            expected = ", ".join(accepted) if accepted else "none"
+            raise errors.MalformedRequest(
+                f"unknown query parameter {name[:64]!r}; this operation accepts: {expected}"
+            )
+        if len(params.getlist(name)) > 1:
+            raise errors.MalformedRequest(f"the query parameter {name!r} is given more than once")
+    return params
 
 
 def _media_type(request: Request) -> str:
@@ -44,11 +68,25 @@ def read_json_object(request: Request, accepted: tuple[str, ...] = (JSON,)) -> d
         raise errors.MalformedRequest("the body is nested too deeply") from None
     if not isinstance(body, dict):
         raise errors.ValidationFailed([errors.FieldError("$", "the body must be a JSON object")])
+    if _deeper_than(body, MAX_NESTING):
+        raise errors.MalformedRequest(f"the body nests objects or arrays deeper than {MAX_NESTING} levels")
     # Every key is followed by a colon, so a duplicate key needs more colons than distinct keys:
     # most bodies skip the second, slower parse that finds duplicates (RFC 8259 leaves them open).
     if raw.count(b":") > len(body):
         _reject_duplicate_keys(raw)
     return body
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest deeper than `limit` (iteratively: no recursion to exhaust)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from chalice.app import Blueprint, CognitoUserPoolAuthorizer, Request, Response
 from chalicelib import services
 from chalicelib.config import auth_settings
 from chalicelib.domain import Person
+from chalicelib.errors import InvalidCursor
 from chalicelib.web.auth import caller_from_context
 from chalicelib.web.headers import parse_idempotency_key, parse_if_match
 from chalicelib.web.middleware import api_view
 from chalicelib.web.pagination import api_root, next_link, parse_limit
-from chalicelib.web.requests import read_json_object
+from chalicelib.web.requests import query_params, read_json_object
 from chalicelib.web.responses import JSON, MERGE_PATCH, etag, json_response
 from chalicelib.wiring import cursors, history_repo, people_repo
 
@@ -53,8 +54,9 @@ def _caller() -> services.Caller:
     return caller_from_context(_request().context)
 
 
-def _params() -> Mapping[str, str]:
-    return _request().query_params or {}
+def _params(*accepted: str) -> Mapping[str, str]:
+    """The request's query parameters; any but `accepted` (or a repeated one) is a 400."""
+    return query_params(_request(), *accepted)
 
 
 def _person_response(person: Person, status: int = 200, **headers: str) -> Response:
@@ -77,14 +79,15 @@ def _page_response(
     return json_response(items, 200, headers)
 
 
-def _cursor(scope: str) -> str | None:
-    token = _params().get("cursor")
+def _cursor(params: Mapping[str, str], scope: str) -> str | None:
+    token = params.get("cursor")
     return cursors().decode(scope, token) if token else None
 
 
 @bp.route("/health", methods=["GET"])
 @view
 def health() -> Response:
+    _params()
     return json_response({"status": "ok"})
 
 
@@ -94,6 +97,7 @@ def openapi_document() -> Response:
     # Imported here: building the document is paid by its first caller, never by a cold start.
     from chalicelib.web import openapi
 
+    _params()
     body = openapi.document_json(api_root(_request(), "/openapi.json"))
     return Response(body=body, status_code=200, headers={"Content-Type": JSON})
 
@@ -102,6 +106,7 @@ def openapi_document() -> Response:
 @view
 def create_person() -> Response:
     request = _request()
+    _params()
     key = parse_idempotency_key(request.headers.get("idempotency-key"))
     body = read_json_object(request)
     headers = {}
@@ -119,11 +124,13 @@ def create_person() -> Response:
 @bp.route("/people", methods=["GET"], authorizer=authorizer)
 @view
 def list_people() -> Response:
+    params = _params("owner", "limit", "cursor")
     caller = _caller()
-    owner = services.listing_owner(caller, _params().get("owner"))
-    limit = parse_limit(_params())
+    owner = services.listing_owner(caller, params.get("owner"))
+    limit = parse_limit(params)
     scope = f"people:{owner}"
-    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=_cursor(scope))
+    after = _cursor(params, scope)
+    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=after)
     query = {"owner": owner} if owner != caller.sub else None
     return _page_response(page.items, page.last, scope, "/people", limit, query)
 
@@ -131,6 +138,7 @@ def list_people() -> Response:
 @bp.route("/people/{person_id}", methods=["GET"], authorizer=authorizer)
 @view
 def get_person(person_id: str) -> Response:
+    _params()
     return _person_response(services.get_person(_caller(), person_id, people_repo()))
 
 
@@ -138,6 +146,7 @@ def get_person(person_id: str) -> Response:
 @view
 def replace_person(person_id: str) -> Response:
     request = _request()
+    _params()
     precondition = parse_if_match(request.headers.get("if-match"))
     body = read_json_object(request)
     return _person_response(services.replace_person(_caller(), person_id, body, people_repo(), precondition))
@@ -147,6 +156,7 @@ def replace_person(person_id: str) -> Response:
 @view
 def patch_person(person_id: str) -> Response:
     request = _request()
+    _params()
     precondition = parse_if_match(request.headers.get("if-match"))
     body = read_json_object(request, (MERGE_PATCH, JSON))
     return _person_response(services.patch_person(_caller(), person_id, body, people_repo(), precondition))
@@ -155,6 +165,7 @@ def patch_person(person_id: str) -> Response:
 @bp.route("/people/{person_id}", methods=["DELETE"], authorizer=authorizer)
 @view
 def delete_person(person_id: str) -> Response:
+    _params()
     precondition = parse_if_match(_request().headers.get("if-match"))
     services.delete_person(_caller(), person_id, people_repo(), precondition)
     return json_response({})
@@ -163,11 +174,23 @@ def delete_person(person_id: str) -> Response:
 @bp.route("/people/{person_id}/history", methods=["GET"], authorizer=authorizer)
 @view
 def person_history(person_id: str) -> Response:
-    limit = parse_limit(_params())
+    params = _params("limit", "cursor")
+    limit = parse_limit(params)
     canonical = services.person_id(person_id)
     scope = f"history:{canonical}"
-    token = _params().get("cursor")
-    before = cursors().decode_int(scope, token) if token else None
-    page = services.person_history(_caller(), canonical, history_repo(), limit=limit, before=before)
-    last = str(page.last) if page.last is not None else None
+    token = params.get("cursor")
+    # A history cursor carries the version to continue before and the owner the first page
+    # read from the person item, both signed.
+    before, owner = _history_position(cursors().decode(scope, token)) if token else (None, None)
+    page = services.person_history(
+        _caller(), canonical, history_repo(), limit=limit, before=before, owner=owner
+    )
+    last = f"{page.last} {page.owner}" if page.last is not None else None
     return _page_response(page.items, last, scope, f"/people/{canonical}/history", limit)
+
+
+def _history_position(payload: str) -> tuple[int, str]:
+    version, _, owner = payload.partition(" ")
+    if not (version.isascii() and version.isdigit() and owner):  # pragma: no cover - signed by us
+        raise InvalidCursor("the cursor is not one this listing issued; start again without it")
+    return int(version), owner

@@ -220,3 +220,30 @@ def test_unexpected_errors_are_500_with_a_request_id_and_no_traceback(
     monkeypatch.setattr(services, "get_person", boom)
     problem = assert_problem(users["alice"].call("GET", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV"), 500)
     assert problem["request_id"] and "secret internals" not in json.dumps(problem)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "accepted"),
+    [
+        ("GET", "/people?id=01ARZ3NDEKTSV4RRFFQ69G5FAV", "owner, limit, cursor"),
+        ("GET", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV?fields=name", "none"),
+        ("GET", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV/history?owner=x", "limit, cursor"),
+        ("DELETE", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV?force=1", "none"),
+        ("GET", "/health?verbose=1", "none"),
+    ],
+)
+def test_unknown_query_parameters_are_400_naming_the_accepted_ones(
+    users: dict[str, Api], method: str, path: str, accepted: str
+) -> None:
+    problem = assert_problem(users["alice"].call(method, path), 400)
+    assert repr(path.split("?")[1].split("=")[0]) in problem["detail"]
+    assert problem["detail"].endswith(f"accepts: {accepted}")
+
+
+def test_a_repeated_query_parameter_is_400(users: dict[str, Api]) -> None:
+    assert_problem(users["alice"].call("GET", "/people?limit=1&limit=2"), 400)
+
+
+def test_the_parameters_an_operation_reads_still_work(users: dict[str, Api]) -> None:
+    create(users["alice"])
+    assert users["alice"].call("GET", "/people?limit=1").status_code == 200

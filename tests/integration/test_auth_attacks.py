@@ -142,3 +142,10 @@ def test_a_token_stays_valid_until_it_expires_after_its_user_is_disabled(
     )
     # ID tokens are verified offline (signature, expiry): Cognito is not asked per request.
     assert _call(api, "GET", "/people", token).status_code == 200
+
+
+def test_an_access_token_is_told_an_id_token_is_required(api: Client, attacks: dict[str, str | None]) -> None:
+    for name in ("the pool's real access token", "forged access token"):
+        response = _call(api, "GET", "/people", attacks[name])
+        assert response.status_code == 401
+        assert json.loads(response.body)["detail"] == "an ID token is required, not an access token", name

@@ -12,6 +12,7 @@ from chalice.test import Client
 
 PERSON_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
 LIMIT = 64 * 1024
+PERSIAN_WITH_ZWNJ = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,17 @@ BAD_BODIES: dict[str, tuple[bytes, int]] = {
     "a lone surrogate": (_obj('{"name": "Ada \\ud800"}'), 400),
     "deeply nested arrays": (b'{"name": "Ada", "tags": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", 400),
     "deeply nested objects": (b'{"name": "Ada", "x": ' + b'{"a":' * 10_000 + b"1" + b"}" * 10_001, 400),
-    "moderately nested arrays": (b'{"name": "Ada", "tags": ' + b"[" * 50 + b"]" * 50 + b"}", 422),
+    "moderately nested arrays": (b'{"name": "Ada", "tags": ' + b"[" * 50 + b"]" * 50 + b"}", 400),
+    "500 levels of tags in 1 KiB": (b'{"name": "x", "tags": ' + b"[" * 500 + b"]" * 500 + b"}", 400),
+    "940 levels after a key with a colon": (
+        b'{"name": "a:b", "x": ' + b'{"k":' * 940 + b"1" + b"}" * 941,
+        400,
+    ),
+    "a zero-width space as the name": (_obj('{"name": "\\u200b"}'), 422),
+    "a word joiner and a BOM as the name": (_obj('{"name": "\\u2060\\ufeff"}'), 422),
+    "a right-to-left override in the name": (_obj('{"name": "\\u202eevil"}'), 422),
+    "a zero-width space in a tag": (_obj('{"name": "Ada", "tags": ["x", "x\\u200b"]}'), 422),
+    "punctuation only as the name": (_obj('{"name": "-- . --"}'), 422),
     "a huge integer": (b'{"name": ' + b"9" * 5000 + b"}", 400),
     "a number beyond float range": (b'{"name": "Ada", "tags": [1e400]}', 400),
     "a large float name": (b'{"name": 1.5e300}', 422),
@@ -124,7 +135,7 @@ def test_a_body_of_exactly_64_kib_is_accepted(call: Callable[..., Any]) -> None:
         ("\u212b", "\u00c5"),  # the Ångström sign's canonical equivalent
         ("  \u00a0Zoë\u2003 ", "Zoë"),  # Unicode spaces are trimmed
         ("👩\u200d🔬 Ada", "👩\u200d🔬 Ada"),  # ZWJ sequences are kept
-        ("\u202eAda", "\u202eAda"),  # bidi controls are format characters, not control characters
+        (PERSIAN_WITH_ZWNJ, PERSIAN_WITH_ZWNJ),  # zero-width non-joiners belong to Persian spelling
     ],
 )
 def test_odd_unicode_in_names_is_stored_nfc_normalised(

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 from chalice.test import Client
-from pynamodb.exceptions import PutError
 
 from chalicelib.config import API_GATEWAY_TIMEOUT_SECONDS, ConfigError, load_settings, settings
 from tests.support import Api, DynamoRequests, assert_problem, dynamodb_error, person_item, record
@@ -214,9 +213,17 @@ def test_the_stream_handler_logs_one_line_per_invocation(
 def test_the_sns_handler_logs_one_line_per_invocation_also_when_storage_fails(
     client: Client, stack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.support import build_event
+    from chalicelib.domain import Person, new_id
+    from chalicelib.errors import ServiceUnavailable
+    from chalicelib.wiring import people_repo
+    from tests.support import OWNER, build_event
 
-    change = build_event(record("INSERT", None, person_item(id=PID, pk=f"PERSON#{PID}"), seq=7), "test")
+    pid, now = new_id(), "2026-01-01T00:00:00.000Z"
+    people_repo().add(
+        Person(id=pid, owner=OWNER, name="Ada", created_at=now, updated_at=now, version=1), actor=OWNER
+    )
+    item = person_item(id=pid, pk=f"PERSON#{pid}")
+    change = build_event(record("INSERT", None, item, seq=7), settings().event_source)
     assert change is not None
     import msgspec
 
@@ -227,7 +234,7 @@ def test_the_sns_handler_logs_one_line_per_invocation_also_when_storage_fails(
     with caplog.at_level(logging.INFO, logger="people_api"):
         client.lambda_.invoke("record_notification", event)
         throttled = dynamodb_error("ProvisionedThroughputExceededException")
-        with DynamoRequests(answer=lambda op: throttled), pytest.raises(PutError):
+        with DynamoRequests(answer=lambda op: throttled), pytest.raises(ServiceUnavailable):
             client.lambda_.invoke("record_notification", sns_event)
     first, second = request_lines(caplog, "invocation")
     assert (first["handler"], first["records_in"], first["records_out"], first["skipped"]) == (

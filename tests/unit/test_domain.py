@@ -121,3 +121,29 @@ def test_ids_are_time_sortable_ulids_and_case_insensitive() -> None:
     assert canonical_id("not-an-id") is None
     assert canonical_id("I" * 26) is None  # I, L, O and U are not in the alphabet
     assert canonical_id("0" * 1000) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "\u200b"}, "name"),
+        ({"name": "\u2060\ufeff"}, "name"),
+        ({"name": "\u202eevil"}, "name"),
+        ({"name": "Ada\u200b"}, "name"),
+        ({"name": "\u200dAda"}, "name"),  # a joiner must sit between two visible characters
+        ({"name": "...!"}, "name"),
+        ({"name": "Ada", "tags": ["x", "x\u200b"]}, "tags"),
+        ({"name": "Ada", "tags": ["\u2066x\u2069"]}, "tags"),
+    ],
+)
+def test_invisible_or_letterless_text_is_rejected(body: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        validate_body(body, "create")
+    assert [e.field for e in caught.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    "name", ["Ada", "李", "٣", "\U0001f469\u200d\U0001f52c Ada", "\u0645\u06cc\u200c\u062e\u0648"]
+)
+def test_names_with_a_letter_or_digit_and_joiners_in_words_are_accepted(name: str) -> None:
+    assert validate_body({"name": name}, "create")["name"] == name

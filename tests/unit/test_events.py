@@ -181,10 +181,11 @@ def created_message() -> str:
 
 
 def test_a_redelivered_event_is_recorded_once() -> None:
-    history = InMemoryHistoryRepository()
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
     message = created_message()
     added = [
-        notifications.record_notifications([sns_record(message)], history, ttl_days=90) for _ in range(3)
+        notifications.record_notifications([sns_record(message)], history, ttl_days=90, source=SOURCE)
+        for _ in range(3)
     ]
     assert added == [1, 0, 0]
     page = history.page(PID, limit=10, before=None)
@@ -193,13 +194,13 @@ def test_a_redelivered_event_is_recorded_once() -> None:
 
 
 def test_history_expires_after_the_configured_days() -> None:
-    history = InMemoryHistoryRepository()
-    notifications.record_notifications([sns_record(created_message())], history, ttl_days=7)
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
+    notifications.record_notifications([sns_record(created_message())], history, ttl_days=7, source=SOURCE)
     assert [str(e) for e in history.expiry.values()] == ["2026-01-08 00:00:00+00:00"]
 
 
 def test_malformed_messages_are_logged_and_skipped(caplog: pytest.LogCaptureFixture) -> None:
-    history = InMemoryHistoryRepository()
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
     good = sns_record(created_message(), "good")
     bad = [
         sns_record("not json", "junk"),
@@ -207,17 +208,60 @@ def test_malformed_messages_are_logged_and_skipped(caplog: pytest.LogCaptureFixt
         sns_record(created_message().replace("people.person.created", "people.person.exploded"), "type"),
         {"no": "sns"},
     ]
-    assert notifications.record_notifications([*bad, good], history, ttl_days=90) == 1
+    assert notifications.record_notifications([*bad, good], history, ttl_days=90, source=SOURCE) == 1
     assert len(history.changes) == 1
     assert caplog.text.count("malformed_notification") == 4
 
 
 def test_history_is_for_the_owner_and_admins_only() -> None:
-    history = InMemoryHistoryRepository()
-    notifications.record_notifications([sns_record(created_message())], history, ttl_days=90)
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
+    notifications.record_notifications([sns_record(created_message())], history, ttl_days=90, source=SOURCE)
     assert person_history(Caller(OWNER), PID, history, limit=5, before=None).items
     assert person_history(Caller("root", is_admin=True), PID, history, limit=5, before=None).items
     with pytest.raises(PersonNotFound):
         person_history(Caller("stranger"), PID, history, limit=5, before=None)
     with pytest.raises(PersonNotFound):
         person_history(Caller(OWNER), "01JD0000000000000000000001", history, limit=5, before=None)
+
+
+def forged(**changes: Any) -> str:
+    """A well-formed change event of PID, altered as a forger with sns:Publish would."""
+    event = json.loads(created_message())
+    for path, value in changes.items():
+        target = event
+        *parents, leaf = path.split(".")
+        for parent in parents:
+            target = target[parent]
+        target[leaf] = value
+    return json.dumps(event)
+
+
+@pytest.mark.parametrize(
+    ("message_changes", "reason"),
+    [
+        ({"data.owner": "forger-sub"}, "owner"),
+        ({"source": "people-api/prod"}, "source"),
+        ({"subject": "PERSON#01JD0000000000000000000000"}, "subject"),
+        ({"subject": "01jd0000000000000000000000"}, "subject"),
+        ({"subject": "01JD0000000000000000000009", "data.owner": OWNER}, "owner"),  # no such person
+    ],
+)
+def test_events_that_cannot_be_this_stages_changes_are_logged_and_dropped(
+    caplog: pytest.LogCaptureFixture, message_changes: dict[str, Any], reason: str
+) -> None:
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
+    added = notifications.record_notifications(
+        [sns_record(forged(**message_changes))], history, ttl_days=90, source=SOURCE
+    )
+    assert added == 0 and history.changes == {}
+    assert "rejected_notification" in caplog.text and reason in caplog.text
+
+
+def test_a_forged_version_does_not_take_the_real_changes_slot() -> None:
+    history = InMemoryHistoryRepository(owners={PID: OWNER})
+    record = notifications.record_notifications
+    assert (
+        record([sns_record(forged(**{"data.owner": "forger-sub"}))], history, ttl_days=90, source=SOURCE) == 0
+    )
+    assert record([sns_record(created_message())], history, ttl_days=90, source=SOURCE) == 1
+    assert [c.owner for c in history.changes.values()] == [OWNER]

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib import errors
-from chalicelib.web.headers import parse_idempotency_key, parse_if_match
+from chalicelib.web.headers import IF_MATCH_PATTERN, parse_idempotency_key, parse_if_match
 
 
 def test_if_match_forms() -> None:
@@ -42,3 +46,32 @@ def test_idempotency_keys_are_sf_strings_or_bare(header: str | None, key: str | 
 def test_malformed_idempotency_keys_are_400(header: str) -> None:
     with pytest.raises(errors.MalformedRequest):
         parse_idempotency_key(header)
+
+
+def test_headers_over_1_kib_are_refused_before_parsing() -> None:
+    for parse in (parse_if_match, parse_idempotency_key):
+        with pytest.raises(errors.MalformedRequest, match="limit is 1024"):
+            parse('"1", ' * 205)
+    assert parse_if_match(('"1",' * 256)[:-1]).versions == {1}  # type: ignore[union-attr]  # 1023 chars
+
+
+def test_the_if_match_attack_is_rejected_at_once() -> None:
+    with pytest.raises(errors.MalformedRequest):
+        parse_if_match('", ' * 300 + "x")
+
+
+_IF_MATCH_ALPHABET = st.sampled_from(
+    ['"', ",", " ", "\t", "W", "/", "*", "1", "7", "a", "\xe9", "\x00", '"2"']
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_IF_MATCH_ALPHABET, max_size=40).map("".join))
+def test_the_parser_accepts_exactly_what_the_published_pattern_matches(value: str) -> None:
+    """The hand-written parser and the pattern in the OpenAPI document agree on every input."""
+    try:
+        parse_if_match(value)
+        accepted = True
+    except errors.MalformedRequest:
+        accepted = False
+    assert accepted == bool(re.fullmatch(IF_MATCH_PATTERN, value)), value
