@@ -54,7 +54,10 @@ class Settings(msgspec.Struct, frozen=True):
     stage: str
     region: str
     table_name: str
-    cursor_secret: bytes
+    # The cursor HMAC key: deployed stages name an SSM SecureString (read on first use of a
+    # cursor, see wiring.cursors); the local stage may give the key itself.
+    cursor_secret: bytes | None
+    cursor_secret_parameter: str | None
     auth: AuthSettings
     user_pool_id: str
     app_client_id: str
@@ -108,6 +111,15 @@ def _required(env: Mapping[str, str], name: str) -> str:
     return value
 
 
+# Values that stand in for a key in a configuration file: never used to sign anything.
+PLACEHOLDER_SECRETS = frozenset({"", "set-by-make-deploy", "replace-at-deploy"})
+
+
+def _cursor_secret(env: Mapping[str, str]) -> bytes | None:
+    value = env.get("CURSOR_SECRET", "").strip()
+    return None if value in PLACEHOLDER_SECRETS else value.encode()
+
+
 def _number(env: Mapping[str, str], name: str, default: str) -> float:
     raw = env.get(name, default)
     try:
@@ -142,7 +154,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         stage=env.get("STAGE", "dev"),
         region=region,
         table_name=_required(env, "TABLE_NAME"),
-        cursor_secret=_required(env, "CURSOR_SECRET").encode(),
+        cursor_secret=_cursor_secret(env),
+        cursor_secret_parameter=env.get("CURSOR_SECRET_PARAMETER", "").strip() or None,
         auth=auth,
         user_pool_id=pool_id,
         app_client_id=client_id,

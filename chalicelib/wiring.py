@@ -53,14 +53,28 @@ def history_repo() -> HistoryRepository:
 
 @cache
 def cursors() -> CursorCodec:
+    """The cursor codec, with the stage's key: from SSM on first use (never at a cold start that
+    needs no cursor), or the local stage's own key; no key at all is a configuration error."""
+    from chalicelib.config import ConfigError
     from chalicelib.web.pagination import CursorCodec
 
-    return CursorCodec(settings().cursor_secret)
+    s = settings()
+    if s.cursor_secret_parameter is not None:
+        return CursorCodec(_parameter(s.cursor_secret_parameter).encode())
+    if s.cursor_secret is not None:
+        return CursorCodec(s.cursor_secret)
+    raise ConfigError(
+        "no cursor key: set CURSOR_SECRET_PARAMETER to the SSM parameter holding it (make deploy does)"
+    )
 
 
-@cache
-def sns_client() -> Any:
-    """The SNS client, with the same bounded timeouts and retries as DynamoDB's."""
+def _parameter(name: str) -> str:
+    """A SecureString from SSM Parameter Store, decrypted."""
+    return str(_client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+
+
+def _client(service: str) -> Any:
+    """A botocore client with the same bounded timeouts and retries as DynamoDB's."""
     import botocore.session
     from botocore.config import Config
 
@@ -71,7 +85,13 @@ def sns_client() -> Any:
         retries={"max_attempts": s.ddb_max_attempts, "mode": "standard"},
     )
     session = botocore.session.get_session()  # type: ignore[no-untyped-call]
-    return session.create_client("sns", region_name=s.region, config=config)
+    return session.create_client(service, region_name=s.region, config=config)
+
+
+@cache
+def sns_client() -> Any:
+    """The SNS client of the change publisher."""
+    return _client("sns")
 
 
 @cache
