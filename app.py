@@ -10,13 +10,14 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib import routes
+from chalicelib import cors_http, routes
 from chalicelib.config import event_sources, settings
 from chalicelib.http import log_and_shape
 from chalicelib.wiring import change_publisher, history_repo
 
 app = Chalice(app_name="people-api")
 app.register_blueprint(routes.bp)
+app.register_blueprint(cors_http.bp)
 
 _sources = event_sources()
 
@@ -27,7 +28,7 @@ def _request_id(event: DynamoDBEvent | SNSEvent) -> str | None:
 
 @app.middleware("http")
 def shape_and_log(request: Request, get_response: Any) -> Response:
-    return log_and_shape(request, get_response, routes.request_id())
+    return cors_http.with_cors(request, log_and_shape(request, get_response, routes.request_id()))
 
 
 # Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event

@@ -175,6 +175,17 @@ def event_sources() -> EventSources:
 
 
 @cache
+def cors_allowed_origins() -> frozenset[str]:
+    """The browser origins this stage grants CORS to (CORS_ALLOWED_ORIGINS; empty: none)."""
+    from chalicelib.cors import InvalidOrigins, parse_allowed_origins
+
+    try:
+        return parse_allowed_origins(os.environ.get("CORS_ALLOWED_ORIGINS", ""))
+    except InvalidOrigins as exc:
+        raise ConfigError(f"CORS_ALLOWED_ORIGINS: {exc}") from None
+
+
+@cache
 def settings() -> Settings:
     """The process-wide settings, loaded on first use."""
     return load_settings(os.environ)
