@@ -1,8 +1,9 @@
-"""Local stack entry point: `python -m devstack run` (make run) and `python -m devstack token`.
+"""Local stack entry point: `python -m devstack run` (make run), `token` and `console` (make console).
 
-Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566). Everything
-listens on 127.0.0.1 only. The stack's description is written to DEVSTACK_STATE (default
-.devstack/state.json) while it runs, so `make token` can find the user pool.
+Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566), PEOPLE_CONSOLE_PORT
+(default 8001, the browser console's origin). Everything listens on 127.0.0.1 only. The
+stack's description is written to DEVSTACK_STATE (default .devstack/state.json) while it runs,
+so `make token` can find the user pool.
 """
 
 from __future__ import annotations
@@ -63,12 +64,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run() -> int:
     """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM."""
     from devstack import stage_environment
+    from devstack.console import ConsoleConfig, ConsoleServer, origin
     from devstack.emulator import start_emulator
     from devstack.provision import provision
     from devstack.pump import Pump, app_pump
+    from devstack.tokens import LOCAL_PASSWORD
 
     api_port = _port("PEOPLE_API_PORT", 8000)
     emulator_port = _port("PEOPLE_EMULATOR_PORT", 4566)
+    console_port = _port("PEOPLE_CONSOLE_PORT", 8001)
     endpoint = f"http://{HOST}:{emulator_port}"
     state_path = _state_path()
 
@@ -81,13 +85,20 @@ def run() -> int:
     emulator = start_emulator(emulator_port)
     proc: subprocess.Popen[bytes] | None = None
     pump: Pump | None = None
+    console: ConsoleServer | None = None
     try:
         info = provision(endpoint)
         # The pump runs the stream and SNS handlers here, with the environment chalice local gets.
         os.environ.update({**stage_environment("local"), **info.app_environment()})
         pump = app_pump(info)
         pump.start()
-        env = {**os.environ, **info.app_environment(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **info.app_environment(),
+            # The API grants CORS to the console's origin (config.json names the default port).
+            "CORS_ALLOWED_ORIGINS": origin(console_port),
+            "PYTHONUNBUFFERED": "1",
+        }
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -109,13 +120,20 @@ def run() -> int:
         )
         api_url = f"http://{HOST}:{api_port}"
         _wait_for_health(f"{api_url}/health", proc)
+        console = ConsoleServer(
+            ConsoleConfig("local", api_url, endpoint, info.region, info.app_client_id), console_port
+        ).start()
         state_path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole, then renamed: whoever sees the file can read all of it.
         partial = state_path.with_suffix(".partial")
-        partial.write_text(json.dumps({**info.to_dict(), "api_url": api_url}, indent=2))
+        partial.write_text(
+            json.dumps({**info.to_dict(), "api_url": api_url, "console_url": console.url}, indent=2)
+        )
         partial.replace(state_path)
         print(
             f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
+            f"  console:       {console.url}  (sign in as alice@example.com after `make token USER=alice`;\n"
+            f"                 local users' password: {LOCAL_PASSWORD})\n"
             f"  get a token:   TOKEN=$(make token USER=alice)\n"
             f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
             f"  admin token:   make token USER=root GROUP=admins\n"
@@ -136,6 +154,8 @@ def run() -> int:
             _stop(proc)
         if pump is not None:
             pump.stop()
+        if console is not None:
+            console.stop()
         state_path.unlink(missing_ok=True)
         emulator.stop()
 
@@ -152,8 +172,34 @@ def token(user: str, group: str | None) -> int:
         print("the local stack is not running: start it with `make run`", file=sys.stderr)
         return 1
     state.pop("api_url", None)
+    state.pop("console_url", None)
     print(id_token(StackInfo(**state), user, group or None))
     return 0
+
+
+def console(stage: str) -> int:
+    """Serve the console against a deployed stage until Ctrl-C."""
+    from devstack.console import ConsoleServer, StageNotDeployed, deployed_config, origin
+
+    port = _port("PEOPLE_CONSOLE_PORT", 8001)
+    try:
+        config = deployed_config(stage)
+    except StageNotDeployed as exc:
+        print(f"make console: {exc}", file=sys.stderr)
+        return 1
+    server = ConsoleServer(config, port).start()
+    print(
+        f"the console for stage {stage} is at {server.url} (API {config.api_url});\n"
+        f"the stage's CORS_ALLOWED_ORIGINS must include {origin(port)}. Ctrl-C stops it.",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
 
 
 def main(argv: list[str]) -> int:
@@ -163,9 +209,13 @@ def main(argv: list[str]) -> int:
     token_parser = commands.add_parser("token", help="print an ID token for a local user")
     token_parser.add_argument("--user", required=True)
     token_parser.add_argument("--group", default="")
+    console_parser = commands.add_parser("console", help="serve the console against a deployed stage")
+    console_parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
+    if args.command == "console":
+        return console(args.stage)
     return token(args.user, args.group)
 
 
