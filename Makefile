@@ -5,7 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token console bench clean deploy destroy package
+.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package
+# Only what is given on make's command line: the shell's own $USER (root, say) must never pick
+# whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
+cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,8 +26,11 @@ run: $(STAMP)  ## start the local stack: emulator + chalice local on 127.0.0.1:8
 console: $(STAMP)  ## serve the browser console against a deployed stage: make console STAGE=dev
 	@$(PY) -m devstack console --stage $(STAGE)
 
-token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins]
-	@$(PY) -m devstack token --user "$(USER)" --group "$(GROUP)"
+token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins], or STAGE=dev USER=you@example.com
+	@$(PY) -m devstack token --user "$(call cli,USER)" --group "$(call cli,GROUP)" --stage "$(call cli,STAGE,local)"
+
+user: $(STAMP)  ## create a user: make user STAGE=dev EMAIL=you@example.com [GROUP=admins] (or STAGE=local)
+	@$(PY) -m devstack user --email "$(call cli,EMAIL)" --group "$(call cli,GROUP)" --stage "$(STAGE)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

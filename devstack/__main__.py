@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,21 +161,71 @@ def run() -> int:
         emulator.stop()
 
 
-def token(user: str, group: str | None) -> int:
-    """Print one line: a fresh ID token for a local user."""
-    from devstack.provision import StackInfo
-    from devstack.tokens import id_token
+TOKEN_USAGE = (
+    "usage: make token USER=<name or email> [GROUP=admins] [STAGE=dev] "
+    "(USER= on the command line: the shell's $USER is never used)"
+)
+USER_USAGE = "usage: make user EMAIL=<email> [GROUP=admins] [STAGE=dev|local]"
 
-    state_path = _state_path()
+
+def _one_line(command: str, action: Callable[[], str]) -> int:
+    """Print the action's result, or its failure as one line on stderr (exit 1)."""
+    from devstack.accounts import AccountError
+
     try:
-        state = json.loads(state_path.read_text())
-    except FileNotFoundError:
-        print("the local stack is not running: start it with `make run`", file=sys.stderr)
+        print(action())
+    except AccountError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
         return 1
-    state.pop("api_url", None)
-    state.pop("console_url", None)
-    print(id_token(StackInfo(**state), user, group or None))
+    except (KeyboardInterrupt, EOFError):
+        print(f"\n{command}: cancelled", file=sys.stderr)
+        return 1
     return 0
+
+
+def token(user: str, group: str, stage: str) -> int:
+    """Print one line: a fresh ID token (local: created on first use; deployed: password prompted)."""
+    import getpass
+
+    from devstack import accounts
+
+    if not user:
+        print(TOKEN_USAGE, file=sys.stderr)
+        return 2
+
+    def issue() -> str:
+        if stage == "local":
+            return accounts.local_token(accounts.local_stack_info(_state_path()), user, group or None)
+        if group:
+            raise accounts.AccountError("GROUP is for `make user`; a token carries the groups its user has")
+        pool = accounts.stage_pool(stage)
+        return accounts.deployed_token(accounts.cognito_client(pool), pool, user, getpass.getpass)
+
+    return _one_line("make token", issue)
+
+
+def user(email: str, group: str, stage: str) -> int:
+    """Create a user: locally with the local password, deployed by invitation or a prompted password."""
+    import getpass
+
+    from devstack import accounts
+
+    if not email:
+        print(USER_USAGE, file=sys.stderr)
+        return 2
+
+    def create() -> str:
+        if stage == "local":
+            from devstack.tokens import LOCAL_PASSWORD
+
+            made = accounts.local_user(accounts.local_stack_info(_state_path()), email, group or None)
+            return f"{made} is ready on the local stack; its password is {LOCAL_PASSWORD}"
+        pool = accounts.stage_pool(stage)
+        return accounts.create_user(
+            accounts.cognito_client(pool), pool, email, group or None, getpass.getpass
+        )
+
+    return _one_line("make user", create)
 
 
 def console(stage: str) -> int:
@@ -206,9 +257,14 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the local stack")
-    token_parser = commands.add_parser("token", help="print an ID token for a local user")
-    token_parser.add_argument("--user", required=True)
+    token_parser = commands.add_parser("token", help="print an ID token")
+    token_parser.add_argument("--user", default="")
     token_parser.add_argument("--group", default="")
+    token_parser.add_argument("--stage", default="local")
+    user_parser = commands.add_parser("user", help="create a user")
+    user_parser.add_argument("--email", default="")
+    user_parser.add_argument("--group", default="")
+    user_parser.add_argument("--stage", default="local")
     console_parser = commands.add_parser("console", help="serve the console against a deployed stage")
     console_parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
@@ -216,7 +272,9 @@ def main(argv: list[str]) -> int:
         return run()
     if args.command == "console":
         return console(args.stage)
-    return token(args.user, args.group)
+    if args.command == "user":
+        return user(args.email, args.group, args.stage)
+    return token(args.user, args.group, args.stage)
 
 
 if __name__ == "__main__":
