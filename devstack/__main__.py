@@ -133,8 +133,8 @@ def run() -> int:
         partial.replace(state_path)
         print(
             f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
-            f"  console:       {console.url}  (sign in as alice@example.com after `make token USER=alice`;\n"
-            f"                 local users' password: {LOCAL_PASSWORD})\n"
+            f"  console:       {console.url}\n"
+            f"  console user:  make user STAGE=local EMAIL=alice@example.com  (password {LOCAL_PASSWORD})\n"
             f"  get a token:   TOKEN=$(make token USER=alice)\n"
             f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
             f"  admin token:   make token USER=root GROUP=admins\n"
