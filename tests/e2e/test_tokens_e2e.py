@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -31,8 +32,8 @@ def make(stack: BackgroundStack, *args: str, **env: str) -> subprocess.Completed
 
 
 def _our_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
-    """stderr without make's own closing `make: *** ... Error N` line."""
-    return [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    """stderr without make's own closing `make[N]: *** ... Error N` line (nested under make test)."""
+    return [line for line in result.stderr.splitlines() if not re.match(r"make(\[\d+\])?: \*\*\*", line)]
 
 
 def _claims(token: str) -> Any:
