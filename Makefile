@@ -5,7 +5,13 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token bench clean deploy destroy package
+.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package
+# Only what is given on make's command line: the shell's own $USER (root, say) must never pick
+# whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
+cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
+# The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -17,8 +23,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 run: $(STAMP)  ## start the local stack: emulator + chalice local on 127.0.0.1:8000
 	@$(PY) -m devstack run
 
-token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins]
-	@$(PY) -m devstack token --user "$(USER)" --group "$(GROUP)"
+console: $(STAMP)  ## serve the browser console against a deployed stage: make console STAGE=dev
+	@$(PY) -m devstack console --stage $(STAGE)
+
+token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins], or STAGE=dev USER=you@example.com
+	@$(PY) -m devstack token --user "$(call cli,USER)" --group "$(call cli,GROUP)" --stage "$(call cli,STAGE,local)"
+
+user: $(STAMP)  ## create a user: make user STAGE=dev EMAIL=you@example.com [GROUP=admins] (or STAGE=local)
+	@$(PY) -m devstack user --email "$(call cli,EMAIL)" --group "$(call cli,GROUP)" --stage "$(STAGE)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -27,7 +39,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-test: lint typecheck  ## lint, type-check and run every test (unit, integration, e2e)
+$(CHROMIUM):
+	@echo "installing Debian's chromium for the browser tests ..." >&2
+	$(SUDO) apt-get update -qq >&2
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+
+test: lint typecheck $(CHROMIUM)  ## lint, type-check and run every test (unit, integration, e2e, browser)
 	$(PY) -m pytest
 
 unit: $(STAMP)

@@ -10,8 +10,9 @@ from typing import Any
 
 from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
 
-from chalicelib.config import event_sources, settings
+from chalicelib.config import cors_allowed_origins, event_sources, settings
 from chalicelib.web import routes
+from chalicelib.web.cors import with_cors
 from chalicelib.web.middleware import log_and_shape
 
 app = Chalice(app_name="people-api")
@@ -26,7 +27,8 @@ def _request_id(event: DynamoDBEvent | SNSEvent) -> str | None:
 
 @app.middleware("http")
 def shape_and_log(request: Request, get_response: Any) -> Response:
-    return log_and_shape(request, get_response, routes.request_id())
+    response = log_and_shape(request, get_response, routes.request_id())
+    return with_cors(request, response, cors_allowed_origins())
 
 
 # Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event

@@ -7,6 +7,7 @@ before `app.py` is imported. This is the only module that reads `os.environ`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Literal
@@ -185,6 +186,44 @@ def auth_settings() -> AuthSettings:
 def event_sources() -> EventSources:
     """The stream and topic the event handlers subscribe to, read at import by `app.py`."""
     return _events_from(os.environ)
+
+
+@cache
+def cors_allowed_origins() -> frozenset[str]:
+    """The browser origins this stage grants CORS to (CORS_ALLOWED_ORIGINS; empty: none)."""
+    try:
+        return parse_allowed_origins(os.environ.get("CORS_ALLOWED_ORIGINS", ""))
+    except InvalidOrigins as exc:
+        raise ConfigError(f"CORS_ALLOWED_ORIGINS: {exc}") from None
+
+
+# scheme://host[:port], as browsers serialise an origin: no path, no trailing slash.
+_ORIGIN = re.compile(r"^https?://[a-z0-9.\-]+(?::[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](?::[0-9]{1,5})?$")
+
+
+class InvalidOrigins(ValueError):
+    """The configured origin list holds something that is not an origin."""
+
+
+def parse_allowed_origins(raw: str) -> frozenset[str]:
+    """The allowed origins from a comma- or space-separated list; empty means no browser access.
+
+    Each entry must be an origin (`https://console.example.com`, `http://127.0.0.1:8001`):
+    `*`, `null`, paths and trailing slashes are refused, so a typo fails at start-up rather
+    than silently granting nothing (or everything).
+    """
+    origins = set()
+    for entry in re.split(r"[,\s]+", raw.strip()):
+        if not entry:
+            continue
+        origin = entry.lower()
+        if not _ORIGIN.match(origin):
+            raise InvalidOrigins(
+                f"{entry!r} is not an origin: write scheme://host[:port], "
+                "like https://console.example.com (no '*', no path, no trailing slash)"
+            )
+        origins.add(origin)
+    return frozenset(origins)
 
 
 @cache

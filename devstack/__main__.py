@@ -1,8 +1,9 @@
-"""Local stack entry point: `python -m devstack run` (make run) and `python -m devstack token`.
+"""Local stack entry point: `python -m devstack run` (make run), `token` and `console` (make console).
 
-Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566). Everything
-listens on 127.0.0.1 only. The stack's description is written to DEVSTACK_STATE (default
-.devstack/state.json) while it runs, so `make token` can find the user pool.
+Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566), PEOPLE_CONSOLE_PORT
+(default 8001, the browser console's origin). Everything listens on 127.0.0.1 only. The
+stack's description is written to DEVSTACK_STATE (default .devstack/state.json) while it runs,
+so `make token` can find the user pool.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +65,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def run() -> int:
     """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM."""
     from devstack import stage_environment
+    from devstack.console import ConsoleConfig, ConsoleServer, origin
     from devstack.emulator import start_emulator
     from devstack.provision import provision
     from devstack.pump import Pump, app_pump
+    from devstack.tokens import LOCAL_PASSWORD
 
     api_port = _port("PEOPLE_API_PORT", 8000)
     emulator_port = _port("PEOPLE_EMULATOR_PORT", 4566)
+    console_port = _port("PEOPLE_CONSOLE_PORT", 8001)
     endpoint = f"http://{HOST}:{emulator_port}"
     state_path = _state_path()
 
@@ -81,13 +86,20 @@ def run() -> int:
     emulator = start_emulator(emulator_port)
     proc: subprocess.Popen[bytes] | None = None
     pump: Pump | None = None
+    console: ConsoleServer | None = None
     try:
         info = provision(endpoint)
         # The pump runs the stream and SNS handlers here, with the environment chalice local gets.
         os.environ.update({**stage_environment("local"), **info.app_environment()})
         pump = app_pump(info)
         pump.start()
-        env = {**os.environ, **info.app_environment(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **info.app_environment(),
+            # The API grants CORS to the console's origin (config.json names the default port).
+            "CORS_ALLOWED_ORIGINS": origin(console_port),
+            "PYTHONUNBUFFERED": "1",
+        }
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -109,13 +121,20 @@ def run() -> int:
         )
         api_url = f"http://{HOST}:{api_port}"
         _wait_for_health(f"{api_url}/health", proc)
+        console = ConsoleServer(
+            ConsoleConfig("local", api_url, endpoint, info.region, info.app_client_id), console_port
+        ).start()
         state_path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole, then renamed: whoever sees the file can read all of it.
         partial = state_path.with_suffix(".partial")
-        partial.write_text(json.dumps({**info.to_dict(), "api_url": api_url}, indent=2))
+        partial.write_text(
+            json.dumps({**info.to_dict(), "api_url": api_url, "console_url": console.url}, indent=2)
+        )
         partial.replace(state_path)
         print(
             f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
+            f"  console:       {console.url}\n"
+            f"  console user:  make user STAGE=local EMAIL=alice@example.com  (password {LOCAL_PASSWORD})\n"
             f"  get a token:   TOKEN=$(make token USER=alice)\n"
             f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
             f"  admin token:   make token USER=root GROUP=admins\n"
@@ -136,37 +155,126 @@ def run() -> int:
             _stop(proc)
         if pump is not None:
             pump.stop()
+        if console is not None:
+            console.stop()
         state_path.unlink(missing_ok=True)
         emulator.stop()
 
 
-def token(user: str, group: str | None) -> int:
-    """Print one line: a fresh ID token for a local user."""
-    from devstack.provision import StackInfo
-    from devstack.tokens import id_token
+TOKEN_USAGE = (
+    "usage: make token USER=<name or email> [GROUP=admins] [STAGE=dev] "
+    "(USER= on the command line: the shell's $USER is never used)"
+)
+USER_USAGE = "usage: make user EMAIL=<email> [GROUP=admins] [STAGE=dev|local]"
 
-    state_path = _state_path()
+
+def _one_line(command: str, action: Callable[[], str]) -> int:
+    """Print the action's result, or its failure as one line on stderr (exit 1)."""
+    from devstack.accounts import AccountError
+
     try:
-        state = json.loads(state_path.read_text())
-    except FileNotFoundError:
-        print("the local stack is not running: start it with `make run`", file=sys.stderr)
+        print(action())
+    except AccountError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
         return 1
-    state.pop("api_url", None)
-    print(id_token(StackInfo(**state), user, group or None))
+    except (KeyboardInterrupt, EOFError):
+        print(f"\n{command}: cancelled", file=sys.stderr)
+        return 1
     return 0
+
+
+def token(user: str, group: str, stage: str) -> int:
+    """Print one line: a fresh ID token (local: created on first use; deployed: password prompted)."""
+    import getpass
+
+    from devstack import accounts
+
+    if not user:
+        print(TOKEN_USAGE, file=sys.stderr)
+        return 2
+
+    def issue() -> str:
+        if stage == "local":
+            return accounts.local_token(accounts.local_stack_info(_state_path()), user, group or None)
+        if group:
+            raise accounts.AccountError("GROUP is for `make user`; a token carries the groups its user has")
+        pool = accounts.stage_pool(stage)
+        return accounts.deployed_token(accounts.cognito_client(pool), pool, user, getpass.getpass)
+
+    return _one_line("make token", issue)
+
+
+def user(email: str, group: str, stage: str) -> int:
+    """Create a user: locally with the local password, deployed by invitation or a prompted password."""
+    import getpass
+
+    from devstack import accounts
+
+    if not email:
+        print(USER_USAGE, file=sys.stderr)
+        return 2
+
+    def create() -> str:
+        if stage == "local":
+            from devstack.tokens import LOCAL_PASSWORD
+
+            made = accounts.local_user(accounts.local_stack_info(_state_path()), email, group or None)
+            return f"{made} is ready on the local stack; its password is {LOCAL_PASSWORD}"
+        pool = accounts.stage_pool(stage)
+        return accounts.create_user(
+            accounts.cognito_client(pool), pool, email, group or None, getpass.getpass
+        )
+
+    return _one_line("make user", create)
+
+
+def console(stage: str) -> int:
+    """Serve the console against a deployed stage until Ctrl-C."""
+    from devstack.console import ConsoleServer, StageNotDeployed, deployed_config, origin
+
+    port = _port("PEOPLE_CONSOLE_PORT", 8001)
+    try:
+        config = deployed_config(stage)
+    except StageNotDeployed as exc:
+        print(f"make console: {exc}", file=sys.stderr)
+        return 1
+    server = ConsoleServer(config, port).start()
+    print(
+        f"the console for stage {stage} is at {server.url} (API {config.api_url});\n"
+        f"the stage's CORS_ALLOWED_ORIGINS must include {origin(port)}. Ctrl-C stops it.",
+        flush=True,
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        server.stop()
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the local stack")
-    token_parser = commands.add_parser("token", help="print an ID token for a local user")
-    token_parser.add_argument("--user", required=True)
+    token_parser = commands.add_parser("token", help="print an ID token")
+    token_parser.add_argument("--user", default="")
     token_parser.add_argument("--group", default="")
+    token_parser.add_argument("--stage", default="local")
+    user_parser = commands.add_parser("user", help="create a user")
+    user_parser.add_argument("--email", default="")
+    user_parser.add_argument("--group", default="")
+    user_parser.add_argument("--stage", default="local")
+    console_parser = commands.add_parser("console", help="serve the console against a deployed stage")
+    console_parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
-    return token(args.user, args.group)
+    if args.command == "console":
+        return console(args.stage)
+    if args.command == "user":
+        return user(args.email, args.group, args.stage)
+    return token(args.user, args.group, args.stage)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ class BackgroundStack:
     log_path: Path
     process: subprocess.Popen[bytes]
     env: dict[str, str]
+    console_url: str = ""
 
 
 def child_environment(state_path: Path) -> dict[str, str]:
@@ -44,6 +45,7 @@ def child_environment(state_path: Path) -> dict[str, str]:
     env.update(
         PEOPLE_API_PORT=str(free_port()),
         PEOPLE_EMULATOR_PORT=str(free_port()),
+        PEOPLE_CONSOLE_PORT=str(free_port()),
         DEVSTACK_STATE=str(state_path),
         PYTHONUNBUFFERED="1",
     )
@@ -72,8 +74,8 @@ def start(workdir: Path, timeout: float = 120) -> BackgroundStack:
             raise RuntimeError(f"the local stack did not start:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.2)
     state = json.loads(state_path.read_text())
-    api_url = state.pop("api_url")
-    return BackgroundStack(StackInfo(**state), api_url, state_path, log_path, process, env)
+    api_url, console_url = state.pop("api_url"), state.pop("console_url")
+    return BackgroundStack(StackInfo(**state), api_url, state_path, log_path, process, env, console_url)
 
 
 def stop(stack: BackgroundStack) -> int:

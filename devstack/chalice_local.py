@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import threading
 from typing import Any
@@ -20,6 +21,8 @@ from chalice import local
 from chalice.cli import main as chalice_main
 from chalice.cli.factory import CLIFactory
 
+from chalicelib.config import cors_allowed_origins
+from chalicelib.web.cors import cors_headers
 from chalicelib.web.problems import PROBLEM, encode, gateway_problem, problem_headers
 from devstack import ROOT
 
@@ -65,6 +68,8 @@ class GatewayResponseHandler(local.ChaliceRequestHandler):
 
     def _send_error_response(self, error: local.LocalGatewayException) -> None:
         status, headers, body = as_problem(error)
+        # Deployed, the gateway responses carry CORS headers too (infra/deploy.py).
+        headers.update(cors_headers(self.headers.get("Origin"), cors_allowed_origins()))
         self._send_http_response(status, headers, body)
 
 
@@ -91,9 +96,17 @@ def isolate_requests(app_obj: Any) -> None:
     )
 
 
+# The console's origin when the local stack serves it on another port (PEOPLE_CONSOLE_PORT).
+# chalice local exports the stage's config.json values over the caller's environment, so it
+# is put back once the app is loaded (settings are read on the first request, after this).
+_CALLER_ORIGINS = os.environ.get("CORS_ALLOWED_ORIGINS")
+
+
 def _create_local_server(
     self: CLIFactory, app_obj: Any, config: Any, host: str, port: int
 ) -> local.LocalDevServer:
+    if _CALLER_ORIGINS is not None:
+        os.environ["CORS_ALLOWED_ORIGINS"] = _CALLER_ORIGINS
     isolate_requests(app_obj)
     server = local.create_local_server(app_obj, config, host, port)
     server.server.RequestHandlerClass = functools.partial(
