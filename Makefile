@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token bench clean deploy destroy package
+.PHONY: run test lint typecheck unit token bench clean deploy destroy package webhook-listen
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -19,6 +19,10 @@ run: $(STAMP)  ## start the local stack: emulator + chalice local on 127.0.0.1:8
 
 token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins]
 	@$(PY) -m devstack token --user "$(USER)" --group "$(GROUP)"
+
+LISTEN_PORT ?= 8787
+webhook-listen: $(STAMP)  ## a loopback receiver that verifies and prints webhooks: make webhook-listen SECRET=whsec_...
+	@$(PY) -m devstack.webhook_listen --secret "$(SECRET)" --port "$(LISTEN_PORT)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
