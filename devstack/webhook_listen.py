@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -109,6 +110,13 @@ def main(argv: list[str]) -> int:
         print(f"cannot listen on {HOST}:{args.port}: {error}", file=sys.stderr)
         return 1
     print(f"listening on http://{HOST}:{server.server_address[1]}/  (Ctrl-C stops)", flush=True)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
