@@ -24,18 +24,19 @@ the caller to record; nothing is logged here. `loggable_url` strips what must no
 from __future__ import annotations
 
 import enum
-import http.client
 import io
 import ipaddress
 import re
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Final, cast
+from typing import TYPE_CHECKING, Final, NamedTuple, cast
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # imported where used, so validating a URL (the API's path) does not load them
+    import http.client
+    import ssl
 
 USER_AGENT: Final = "people-api-webhooks/0.1 (Standard Webhooks)"
 TIMEOUT_SECONDS: Final = 10.0
@@ -60,8 +61,7 @@ class ErrorKind(enum.StrEnum):
     PROTOCOL = "protocol_error"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """Where requests may go: deployed stages keep the defaults; the local stage allows loopback."""
 
     allow_loopback: bool = False
@@ -71,8 +71,7 @@ class Policy:
     timeout: float = TIMEOUT_SECONDS
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """What one POST came to: an HTTP status, or the kind of error that prevented one."""
 
     status: int | None
@@ -99,8 +98,7 @@ class Refused(Exception):
         self.detail = detail
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """A URL that passed the static checks: where to connect, and what to send as Host and path."""
 
     scheme: str
@@ -439,6 +437,8 @@ _tls: ssl.SSLContext | None = None
 
 def _default_tls() -> ssl.SSLContext:
     """The system trust store, loaded once per process on first use (not at import)."""
+    import ssl
+
     global _tls
     if _tls is None:
         _tls = ssl.create_default_context()
@@ -447,6 +447,8 @@ def _default_tls() -> ssl.SSLContext:
 
 def _read_body(response: http.client.HTTPResponse) -> tuple[bytes, bool]:
     """At most MAX_RESPONSE_BYTES of the body, and whether more was there."""
+    import http.client
+
     chunks: list[bytes] = []
     size = 0
     try:
@@ -473,6 +475,9 @@ def post_json(
     tls_context: ssl.SSLContext | None = None,
 ) -> Result:
     """POST a JSON body to a user's URL under the policy; never raises for network outcomes."""
+    import http.client
+    import ssl
+
     started = time.monotonic()
     deadline = _Deadline(policy.timeout)
     address: str | None = None

@@ -15,8 +15,9 @@ import base64
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 CHANGE_TYPES: Final = ("people.person.created", "people.person.updated", "people.person.deleted")
 TEST_TYPE: Final = "webhook.test"
@@ -29,8 +30,7 @@ class Scope(enum.StrEnum):
     ALL = "all"  # admins only: checked when the endpoint is registered
 
 
-@dataclass(frozen=True)
-class Subscription:
+class Subscription(msgspec.Struct, frozen=True):
     """What fan-out needs to know of an endpoint."""
 
     id: str

@@ -46,9 +46,11 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final, Protocol
+
+import msgspec
+from msgspec.structs import replace
 
 SCHEDULE: Final = (
     timedelta(seconds=5),
@@ -88,8 +90,7 @@ class Outcome(Protocol):
     def duration_ms(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(msgspec.Struct, frozen=True):
     """One POST: when it started, the HTTP status or the error kind, and how long it took."""
 
     at: datetime
@@ -113,8 +114,7 @@ def attempt_from(outcome: Outcome, at: datetime) -> Attempt:
     return Attempt(at=at, status=outcome.status, error=error, duration_ms=outcome.duration_ms)
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(msgspec.Struct, frozen=True):
     """One event to one endpoint, under one `webhook-id` for all its attempts."""
 
     id: str
@@ -167,21 +167,18 @@ def abandon(delivery: Delivery, reason: str) -> Delivery:
 # --- the queue --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Deliver:
+class Deliver(msgspec.Struct, frozen=True):
     """Make the attempt now."""
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(msgspec.Struct, frozen=True):
     """Send a message for attempt `attempt_number` with this DelaySeconds, then acknowledge this one."""
 
     attempt_number: int
     delay_seconds: int
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(msgspec.Struct, frozen=True):
     """Nothing to do for this message: acknowledge and drop it."""
 
 
@@ -212,8 +209,7 @@ def on_message(delivery: Delivery, attempt_number: int, now: datetime) -> Action
 # --- endpoint health --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class EndpointHealth:
+class EndpointHealth(msgspec.Struct, frozen=True):
     """Whether an endpoint is failing, since when, and whether it was disabled (and why)."""
 
     failing_since: datetime | None = None

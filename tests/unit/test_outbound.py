@@ -511,7 +511,7 @@ def test_a_certificate_for_another_name_is_a_tls_error(certificate: tuple[Path, 
 def test_results_serialise_to_json_for_the_attempt_log() -> None:
     with http_receiver(answer(204)) as receiver:
         result = outbound.post_json(receiver.url, BODY, {}, LOCAL)
-    assert json.loads(json.dumps(result.__dict__))["status"] == 204
+    assert json.loads(json.dumps(result._asdict()))["status"] == 204
 
 
 def test_plain_http_to_a_public_address_is_refused_even_locally() -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 
+import msgspec
 import pytest
 
 from chalicelib import outbound
@@ -132,7 +133,7 @@ def test_a_ten_hour_wait_is_forty_hops_then_the_attempt() -> None:
     delivery = retry.new_delivery("msg_1", "ep_1", "ev_1", "t", START)
     delivery = retry.record(delivery, failed(START), lambda: 0.5)
     due = START + timedelta(hours=10)
-    delivery = retry.Delivery(**{**delivery.__dict__, "next_attempt_at": due})
+    delivery = msgspec.structs.replace(delivery, next_attempt_at=due)
     hops = 0
     while isinstance(action := retry.on_message(delivery, 2, clock.now), Wait):
         assert action.attempt_number == 2
@@ -289,3 +290,11 @@ def test_a_message_delivered_twice_posts_once_when_the_first_succeeded() -> None
     assert delivery.state is State.SUCCEEDED
     assert len(delivery.attempts) == 1
     assert len(receiver.received) == 1
+
+
+def test_a_delivery_round_trips_through_json_for_queue_and_table() -> None:
+    delivery = retry.new_delivery("msg_1", "ep_1", "ev_1", "people.person.created", START)
+    delivery = retry.record(delivery, failed(START, None, "timeout"), no_jitter)
+    encoded = msgspec.json.encode(delivery)
+    assert msgspec.json.decode(encoded, type=retry.Delivery) == delivery
+    assert msgspec.json.decode(encoded)["state"] == "pending"
