@@ -157,6 +157,8 @@ def test_a_name_with_one_internal_answer_among_public_ones_is_refused() -> None:
         "https://017700000001/",
         "https://169.254.43518/",  # 169.254.169.254 in a mixed form
         "https://127.0.0.1./",  # trailing dot
+        "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/",  # fullwidth digits
+        "https://127\u30020\u30020\u30021/",  # ideographic full stops
         "https://[::ffff:127.0.0.1]/",
         "https://[::ffff:7f00:1]/",
         "https://[0:0:0:0:0:ffff:127.0.0.1]/",
