@@ -90,7 +90,7 @@ def http_receiver(
     receiver = Receiver(f"{scheme}://{host}:{bound}/hooks", host, int(bound), behaviour)
     if tls is not None:
         receiver.server_names = names
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield receiver
@@ -113,7 +113,7 @@ def raw_receiver(serve: Callable[[socket.socket, threading.Event], None]) -> Ite
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield Receiver(f"http://127.0.0.1:{port}/hooks", "127.0.0.1", port, answer(200), release=release)

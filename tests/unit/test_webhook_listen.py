@@ -24,7 +24,7 @@ BODY = json.dumps(EVENT, separators=(",", ":")).encode()
 def listening(secrets: Sequence[str], status: int = 204) -> Iterator[tuple[str, io.StringIO, io.StringIO]]:
     out, err = io.StringIO(), io.StringIO()
     server = webhook_listen.make_server(secrets, 0, status=status, out=out, err=err)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/", out, err
