@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package
+.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package webhook-listen
 # Only what is given on make's command line: the shell's own $USER (root, say) must never pick
 # whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
 cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
@@ -31,6 +31,10 @@ token: $(STAMP)  ## print an ID token: make token USER=alice [GROUP=admins], or 
 
 user: $(STAMP)  ## create a user: make user STAGE=dev EMAIL=you@example.com [GROUP=admins] (or STAGE=local)
 	@$(PY) -m devstack user --email "$(call cli,EMAIL)" --group "$(call cli,GROUP)" --stage "$(STAGE)"
+
+LISTEN_PORT ?= 8787
+webhook-listen: $(STAMP)  ## a loopback receiver that verifies and prints webhooks: make webhook-listen SECRET=whsec_...
+	@$(PY) -m devstack.webhook_listen --secret "$(SECRET)" --port "$(LISTEN_PORT)"
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

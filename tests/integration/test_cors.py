@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-
 CONSOLE = "http://127.0.0.1:8001"  # the local stage's CORS_ALLOWED_ORIGINS
 OTHER = "https://evil.example"
 
