@@ -33,16 +33,20 @@ test: lint typecheck  ## lint, type-check and run every test (unit, integration,
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit --no-cov
 
+# USER_POOL_ID + APP_CLIENT_ID: use a user pool made elsewhere instead of the stack's own.
+POOL_ARGS := $(if $(USER_POOL_ID),--user-pool-id "$(USER_POOL_ID)" --app-client-id "$(APP_CLIENT_ID)")
+
 deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
-	$(PY) -m infra.deploy deploy --stage $(STAGE)
+	$(PY) -m infra.deploy deploy --stage $(STAGE) --project-dir "$(CURDIR)" $(POOL_ARGS)
 
 destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
-	$(PY) -m infra.deploy destroy --stage $(STAGE)
+	$(PY) -m infra.deploy destroy --stage $(STAGE) --project-dir "$(CURDIR)"
 
-# The Lambda runtime ships the AWS SDK: PIP_NO_DEPS packages requirements.txt exactly.
+# The same package as `make deploy` (infra/deploy.py `package` does what `chalice` does there),
+# with the event-source settings of infra/event_sources.py merged in.
 package: $(STAMP)  ## build the stage's SAM template and zip into build/package-$(STAGE)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} PIP_NO_DEPS=1 \
-		$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/event-sources.json build/package-$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+		$(PY) -m infra.deploy package --stage $(STAGE) --project-dir "$(CURDIR)" --out build/package-$(STAGE)
 	@ls -l build/package-$(STAGE)/deployment.zip
 
 bench: $(STAMP)

@@ -22,13 +22,16 @@ from datetime import datetime
 from typing import Any
 
 from devstack.provision import StackInfo, client
+from infra import event_sources
 
 log = logging.getLogger("devstack.pump")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_BATCH_SIZE = 100  # as app.py's on_dynamodb_record
-STREAM_MAX_RETRY_ATTEMPTS = 10  # what the deploy issue sets on the event source mapping
-SNS_MAX_RECEIVES = 3  # Lambda async invocation: the first attempt and two retries
+# As deployed (infra/event_sources.py): the mapping's retry bound, and the async invocation's
+# first attempt plus its retries.
+STREAM_MAX_RETRY_ATTEMPTS = event_sources.STREAM_MAX_RETRY_ATTEMPTS
+SNS_MAX_RECEIVES = event_sources.SUBSCRIBER_MAX_DELIVERIES
 # The stream is polled often right after activity and less when idle: every poll leaves a
 # shard iterator behind in the emulator's memory.
 POLL_SECONDS = (0.05, 0.5)

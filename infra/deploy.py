@@ -8,8 +8,13 @@ deploy:  create or update the stage's CloudFormation stack (infra/template.yaml)
          SNS subscriber. Every step converges, so re-running is safe.
 destroy: `chalice delete`, then the stack and the cursor key (asks first on prod).
 
-Usage: python -m infra.deploy deploy --stage dev
-       python -m infra.deploy destroy --stage dev [--yes]
+Usage: python -m infra.deploy deploy --stage dev [--project-dir DIR]
+                                 [--user-pool-id ID --app-client-id ID]
+       python -m infra.deploy destroy --stage dev [--yes] [--project-dir DIR]
+
+--project-dir (default: the checkout this file is in; the Makefile passes its own directory)
+is the one place that says which project is deployed: the template, the gateway responses,
+`.chalice/` and the code `chalice deploy` packages are all read from it.
 """
 
 from __future__ import annotations
@@ -23,13 +28,43 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import event_sources
+
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "template.yaml"
-GATEWAY_RESPONSES = ROOT / "infra" / "gateway-responses.json"
-CHALICE_DIR = ROOT / ".chalice"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where everything the deploy reads and writes lives."""
+
+    root: Path
+
+    @property
+    def template(self) -> Path:
+        return self.root / "infra" / "template.yaml"
+
+    @property
+    def gateway_responses(self) -> Path:
+        return self.root / "infra" / "gateway-responses.json"
+
+    @property
+    def chalice_dir(self) -> Path:
+        return self.root / ".chalice"
+
+
+@dataclass(frozen=True)
+class ExistingUserPool:
+    """A user pool made outside the stack (the template then creates none)."""
+
+    pool_id: str
+    pool_arn: str
+    app_client_id: str
+
+
 APP_NAME = "people-api"
 PROTECTED_STAGES = frozenset({"prod"})
 PROBLEM = "application/problem+json"
@@ -43,11 +78,6 @@ OUTPUT_TO_ENV = {
     "UserPoolId": "COGNITO_USER_POOL_ID",
     "AppClientId": "COGNITO_APP_CLIENT_ID",
 }
-
-# The stream handler gives up on a batch after this many retries (halving it on each error
-# first), and sends the batch's location to the stack's StreamFailureQueue.
-STREAM_MAX_RETRIES = 5
-STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
 
 # Least privilege: the only actions the code performs, on this stage's resources only.
 # tests/integration/test_policy.py derives the DynamoDB actions by running the API and
@@ -94,23 +124,47 @@ def _stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def ensure_stack(cfn: Any, stage: str, template_body: str, *, wait: bool = True) -> dict[str, str]:
+POOL_PARAMETERS = ("ExistingUserPoolId", "ExistingUserPoolArn", "ExistingAppClientId")
+
+
+def stack_parameters(stage: str, pool: ExistingUserPool | None, *, update: bool) -> list[dict[str, Any]]:
+    """The template's parameters; on an update without a pool given, keep the pool as it was."""
+    parameters: list[dict[str, Any]] = [{"ParameterKey": "Stage", "ParameterValue": stage}]
+    if pool is not None:
+        values = (pool.pool_id, pool.pool_arn, pool.app_client_id)
+        parameters += [
+            {"ParameterKey": k, "ParameterValue": v} for k, v in zip(POOL_PARAMETERS, values, strict=True)
+        ]
+    elif update:
+        parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in POOL_PARAMETERS]
+    return parameters
+
+
+def ensure_stack(
+    cfn: Any, stage: str, template_body: str, *, pool: ExistingUserPool | None = None, wait: bool = True
+) -> dict[str, str]:
     """Create the stage's stack or update it to the template; return its outputs."""
     from botocore.exceptions import ClientError
 
     name = stack_name(stage)
-    args: dict[str, Any] = {
-        "StackName": name,
-        "TemplateBody": template_body,
-        "Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}],
-        "Tags": [{"Key": "app", "Value": APP_NAME}, {"Key": "stage", "Value": stage}],
-    }
     try:
         existing = cfn.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as exc:
         if "does not exist" not in str(exc):
             raise
         existing = None
+    declared = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
+    parameters = [
+        p
+        for p in stack_parameters(stage, pool, update=existing is not None)
+        if not p.get("UsePreviousValue") or p["ParameterKey"] in declared
+    ]
+    args: dict[str, Any] = {
+        "StackName": name,
+        "TemplateBody": template_body,
+        "Parameters": parameters,
+        "Tags": [{"Key": "app", "Value": APP_NAME}, {"Key": "stage", "Value": stage}],
+    }
     if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise DeployError(
             f"stack {name} failed to create earlier (ROLLBACK_COMPLETE); "
@@ -312,9 +366,9 @@ def gateway_responses(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def put_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) -> None:
+def put_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str, table_path: Path) -> None:
     """Install the gateway responses and redeploy the API stage so they take effect."""
-    table = json.loads(GATEWAY_RESPONSES.read_text())
+    table = json.loads(table_path.read_text())
     for args in gateway_responses(table):
         apigateway.put_gateway_response(restApiId=rest_api_id, **args)
     apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name, description="gateway responses")
@@ -332,11 +386,7 @@ def configure_event_handlers(
     for mapping in _of_type(resources, "dynamodb_event"):
         lambda_client.update_event_source_mapping(
             UUID=mapping["event_uuid"],
-            MaximumRetryAttempts=STREAM_MAX_RETRIES,
-            MaximumRecordAgeInSeconds=STREAM_MAX_RECORD_AGE_SECONDS,
-            BisectBatchOnFunctionError=True,
-            FunctionResponseTypes=["ReportBatchItemFailures"],
-            DestinationConfig={"OnFailure": {"Destination": outputs["StreamFailureQueueArn"]}},
+            **event_sources.stream_mapping_settings(outputs["StreamFailureQueueArn"]),
         )
         done.append(f"stream mapping {mapping['event_uuid']}: on failure -> stream-failures queue")
     dlq = outputs["SubscriberDeadLetterQueueArn"]
@@ -344,13 +394,11 @@ def configure_event_handlers(
         sns.set_subscription_attributes(
             SubscriptionArn=subscription["subscription_arn"],
             AttributeName="RedrivePolicy",
-            AttributeValue=json.dumps({"deadLetterTargetArn": dlq}),
+            AttributeValue=event_sources.subscription_redrive_policy(dlq),
         )
         # SNS invokes Lambda asynchronously: after Lambda's own retries, park the event.
         lambda_client.put_function_event_invoke_config(
-            FunctionName=subscription["lambda_arn"],
-            MaximumRetryAttempts=2,
-            DestinationConfig={"OnFailure": {"Destination": dlq}},
+            FunctionName=subscription["lambda_arn"], **event_sources.subscriber_invoke_settings(dlq)
         )
         done.append(f"subscription {subscription['subscription_arn']}: dead letters -> subscriber-dlq")
     return done
@@ -381,36 +429,68 @@ def delete_log_groups(logs: Any, resources: Iterable[Mapping[str, Any]]) -> None
 # --- the commands ----------------------------------------------------------------------
 
 
-def chalice(*args: str) -> None:
+def chalice(project: Project, *args: str) -> None:
     """Run the chalice CLI of this interpreter's environment on the project."""
     cli = Path(sys.executable).with_name("chalice")
-    command = [str(cli) if cli.exists() else "chalice", "--project-dir", str(ROOT), *args]
+    command = [str(cli) if cli.exists() else "chalice", "--project-dir", str(project.root), *args]
     # PIP_NO_DEPS: requirements.txt lists the full runtime closure except the AWS SDK, which
     # the Lambda runtime provides (see README "Package size").
     env = {**os.environ, "PIP_NO_DEPS": "1"}
-    # Chalice reuses a cached zip keyed on requirements.txt alone, which may have been built
-    # without PIP_NO_DEPS (a plain `chalice deploy`, with the SDK inside): always rebuild.
-    shutil.rmtree(ROOT / ".chalice" / "deployments", ignore_errors=True)
-    if subprocess.run(command, env=env, check=False).returncode != 0:
-        raise DeployError(f"`chalice {' '.join(args)}` failed")
+    # Chalice reuses a cached zip keyed on requirements.txt and the Python version alone, which
+    # may have been built without PIP_NO_DEPS (a plain `chalice deploy`, with the SDK inside):
+    # always rebuild, and leave no zip behind for a later run to pick up either.
+    cache = project.chalice_dir / "deployments"
+    shutil.rmtree(cache, ignore_errors=True)
+    try:
+        if subprocess.run(command, env=env, check=False).returncode != 0:
+            raise DeployError(f"`chalice {' '.join(args)}` failed")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
-def deploy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chalice) -> str:
+def package(stage: str, project: Project, out: Path, *, run_chalice: Callable[..., None] = chalice) -> None:
+    """`chalice package` with the event-source settings merged in (infra/event_sources.py)."""
+    merge = out.parent / f"merge-template-{stage}.json"
+    merge.parent.mkdir(parents=True, exist_ok=True)
+    merge.write_text(json.dumps(event_sources.merge_template(stage), indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    run_chalice(project, "package", "--stage", stage, "--merge-template", str(merge), str(out))
+
+
+def existing_user_pool(cognito: Any, pool_id: str, app_client_id: str) -> ExistingUserPool:
+    """Describe a pool made elsewhere, and give it the admins group the app relies on."""
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=app_client_id)
+    with contextlib.suppress(cognito.exceptions.GroupExistsException):
+        cognito.create_group(UserPoolId=pool_id, GroupName="admins")
+    return ExistingUserPool(pool_id=pool_id, pool_arn=pool["Arn"], app_client_id=app_client_id)
+
+
+def deploy(
+    stage: str,
+    session: Any,
+    project: Project,
+    *,
+    pool: ExistingUserPool | None = None,
+    run_chalice: Callable[..., None] = chalice,
+) -> str:
     """Deploy the stage end to end; return the API URL."""
     if stage == "local":
         raise DeployError("the local stage runs under `make run`, not on AWS")
-    outputs = ensure_stack(session.client("cloudformation"), stage, TEMPLATE.read_text())
+    outputs = ensure_stack(session.client("cloudformation"), stage, project.template.read_text(), pool=pool)
     secret = ensure_cursor_secret(session.client("ssm"), stage)
-    write_stage_environment(CHALICE_DIR / "config.json", stage, stage_env_from(outputs, secret))
-    write_policy(CHALICE_DIR, stage, outputs)
-    run_chalice("deploy", "--stage", stage)
-    resources = deployed_resources(CHALICE_DIR, stage)
+    write_stage_environment(project.chalice_dir / "config.json", stage, stage_env_from(outputs, secret))
+    write_policy(project.chalice_dir, stage, outputs)
+    run_chalice(project, "deploy", "--stage", stage)
+    resources = deployed_resources(project.chalice_dir, stage)
     apis = _of_type(resources, "rest_api")
     if not apis:
         raise DeployError(f".chalice/deployed/{stage}.json names no REST API; did chalice deploy run?")
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    config = json.loads((project.chalice_dir / "config.json").read_text())
     api_stage = config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api"))
-    put_gateway_responses(session.client("apigateway"), apis[0]["rest_api_id"], api_stage)
+    put_gateway_responses(
+        session.client("apigateway"), apis[0]["rest_api_id"], api_stage, project.gateway_responses
+    )
     set_log_retention(session.client("logs"), resources, stage)
     for line in configure_event_handlers(session.client("lambda"), session.client("sns"), resources, outputs):
         print(line, file=sys.stderr)
@@ -435,10 +515,12 @@ def confirm_destroy(stage: str, answer: Callable[[str], str] = input) -> bool:
     return typed.strip() == stage
 
 
-def destroy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chalice) -> None:
-    resources = deployed_resources(CHALICE_DIR, stage)
+def destroy(
+    stage: str, session: Any, project: Project, *, run_chalice: Callable[..., None] = chalice
+) -> None:
+    resources = deployed_resources(project.chalice_dir, stage)
     if resources:
-        run_chalice("delete", "--stage", stage)
+        run_chalice(project, "delete", "--stage", stage)
         delete_log_groups(session.client("logs"), resources)
     delete_stack(session.client("cloudformation"), stage)
     ssm = session.client("ssm")
@@ -449,10 +531,26 @@ def destroy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chal
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["deploy", "destroy"])
+    parser.add_argument("command", choices=["deploy", "destroy", "package"])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--yes", action="store_true", help="destroy a protected stage without asking")
+    parser.add_argument("--project-dir", type=Path, default=ROOT, help="the project to deploy")
+    parser.add_argument("--user-pool-id", default="", help="use this user pool instead of creating one")
+    parser.add_argument("--app-client-id", default="", help="the app client of --user-pool-id")
+    parser.add_argument("--out", type=Path, help="package: where the SAM template and zip go")
     args = parser.parse_args(argv)
+    if bool(args.user_pool_id) != bool(args.app_client_id):
+        parser.error("--user-pool-id and --app-client-id go together")
+    project = Project(args.project_dir.resolve())
+    if args.command == "package":
+        try:
+            package(
+                args.stage, project, (args.out or project.root / "build" / f"package-{args.stage}").resolve()
+            )
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     import boto3
 
     session = boto3.session.Session()  # type: ignore[no-untyped-call]
@@ -461,12 +559,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "deploy":
-            deploy(args.stage, session)
+            pool = None
+            if args.user_pool_id:
+                cognito = session.client("cognito-idp")  # type: ignore[no-untyped-call]
+                pool = existing_user_pool(cognito, args.user_pool_id, args.app_client_id)
+            deploy(args.stage, session, project, pool=pool)
         else:
             if not args.yes and not confirm_destroy(args.stage):
                 print("not destroyed", file=sys.stderr)
                 return 1
-            destroy(args.stage, session)
+            destroy(args.stage, session, project)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

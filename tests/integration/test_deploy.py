@@ -1,4 +1,7 @@
-"""The deploy script against the emulator (in-process moto): stack, config, key, gateway."""
+"""Steps of the deploy script against the emulator: stack, config, key, gateway.
+
+tests/deploy runs the whole `make deploy` / `make destroy` for real.
+"""
 
 from __future__ import annotations
 
@@ -115,8 +118,9 @@ def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
     apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    deploy.put_gateway_responses(apigw, api, "api")
-    deploy.put_gateway_responses(apigw, api, "api")  # re-running converges
+    responses = ROOT / "infra" / "gateway-responses.json"
+    deploy.put_gateway_responses(apigw, api, "api", responses)
+    deploy.put_gateway_responses(apigw, api, "api", responses)  # re-running converges
     table = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
     installed = {r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=api)["items"]}
     for response_type, spec in table.items():
@@ -138,57 +142,3 @@ def test_only_prod_asks_before_destroying() -> None:
     assert deploy.confirm_destroy("dev", answer=lambda _: pytest.fail("dev must not ask"))
     assert deploy.confirm_destroy("prod", answer=lambda _: "prod")
     assert not deploy.confirm_destroy("prod", answer=lambda _: "y")
-
-
-def test_deploy_and_destroy_run_end_to_end(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """deploy(): stack, key, config, policy, chalice (stubbed: no Lambda here), gateway, logs."""
-    chalice_dir = tmp_path / ".chalice"
-    shutil.copytree(ROOT / ".chalice", chalice_dir, ignore=shutil.ignore_patterns("deployed", "deployments"))
-    template = tmp_path / "template.json"
-    template.write_text(emulator_template())
-    monkeypatch.setattr(deploy, "CHALICE_DIR", chalice_dir)
-    monkeypatch.setattr(deploy, "TEMPLATE", template)
-    # The emulator has no user pool from CloudFormation; give the outputs one.
-    real_ensure = deploy.ensure_stack
-
-    def ensure_with_pool(*args: Any, **kwargs: Any) -> dict[str, str]:
-        pool = {"UserPoolId": "us-east-1_x", "UserPoolArn": "arn:aws:cognito-idp:::p", "AppClientId": "c"}
-        return real_ensure(*args, **kwargs) | pool
-
-    monkeypatch.setattr(deploy, "ensure_stack", ensure_with_pool)
-    apigw = aws.client("apigateway")
-    api = apigw.create_rest_api(name="people-api")["id"]
-    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    ran: list[tuple[str, ...]] = []
-
-    def fake_chalice(*args: str) -> None:
-        ran.append(args)
-        if args[0] == "deploy":
-            (chalice_dir / "deployed").mkdir(exist_ok=True)
-            resources = [
-                {"name": "api_handler", "resource_type": "lambda_function",
-                 "lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:people-api-dev"},
-                {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api,
-                 "rest_api_url": f"https://{api}.execute-api.us-east-1.amazonaws.com/api/"},
-            ]  # fmt: skip
-            (chalice_dir / "deployed" / "dev.json").write_text(json.dumps({"resources": resources}))
-
-    url = deploy.deploy("dev", aws, run_chalice=fake_chalice)
-    assert url == f"https://{api}.execute-api.us-east-1.amazonaws.com/api"
-    assert ran == [("deploy", "--stage", "dev")]
-    env = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]["environment_variables"]
-    assert env["CURSOR_SECRET"] == deploy.ensure_cursor_secret(aws.client("ssm"), "dev")
-    policy = json.loads((chalice_dir / "policy-dev.json").read_text())
-    assert env["TABLE_STREAM_ARN"] in json.dumps(policy)
-    assert apigw.get_gateway_responses(restApiId=api)["items"]
-    groups = aws.client("logs").describe_log_groups()["logGroups"]
-    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [("/aws/lambda/people-api-dev", 14)]
-    assert deploy.deploy("dev", aws, run_chalice=fake_chalice) == url  # re-running is safe
-
-    deploy.destroy("dev", aws, run_chalice=fake_chalice)
-    assert ran[-1] == ("delete", "--stage", "dev")
-    assert aws.client("logs").describe_log_groups()["logGroups"] == []
-    assert aws.client("ssm").describe_parameters()["Parameters"] == []
-    assert "people-api-dev" not in aws.client("dynamodb").list_tables()["TableNames"]

@@ -1,0 +1,337 @@
+"""`make deploy STAGE=dev`, for real, against an emulator: read every resource back.
+
+The real `chalice deploy` and `chalice delete` run (no stub), from a copy of the project, on a
+moto server this module starts. Each check below is a promise of the README's deploy section.
+The tests run in file order: deploy (fixture), checks, re-deploy, destroy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devstack import ROOT
+from devstack.background import free_port
+from infra import deploy, event_sources
+from tests.deploy.harness import REGION, STAGE, Deployment, project_copy, user_pool
+
+API_FUNCTION = f"people-api-{STAGE}"
+STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
+SNS_FUNCTION = f"people-api-{STAGE}-record_notification"
+FUNCTIONS = {
+    "api_handler": API_FUNCTION,
+    "publish_changes": STREAM_FUNCTION,
+    "record_notification": SNS_FUNCTION,
+}
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """The stage deployed once by `make deploy` from a copy of the project."""
+    from devstack.emulator import IMPORTED_API_DOCUMENTS, start_emulator
+
+    port = free_port()
+    server = start_emulator(port)
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        bare = Deployment(endpoint, project_copy(tmp_path_factory.mktemp("project")), "", "", "")
+        pool_id, pool_arn, client_id = user_pool(bare.client("cognito-idp"))
+        deployed = Deployment(endpoint, bare.project, pool_id, pool_arn, client_id)
+        IMPORTED_API_DOCUMENTS.clear()
+        deployed.deploy()
+        yield deployed
+    finally:
+        server.stop()
+
+
+def stage_config(deployment: Deployment) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((deployment.project / ".chalice" / "config.json").read_text())
+    return config
+
+
+def outputs(deployment: Deployment) -> dict[str, str]:
+    stack = deployment.client("cloudformation").describe_stacks(StackName=f"people-api-{STAGE}")["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+
+
+def function(deployment: Deployment, name: str) -> dict[str, Any]:
+    config: dict[str, Any] = deployment.client("lambda").get_function_configuration(FunctionName=name)
+    return config
+
+
+def rest_api_id(deployment: Deployment) -> str:
+    apis = deployment.client("apigateway").get_rest_apis()["items"]
+    assert [a["name"] for a in apis] == ["people-api"]
+    return str(apis[0]["id"])
+
+
+# --- functions -------------------------------------------------------------------------
+
+
+def test_every_function_has_the_stages_runtime_memory_timeout_and_environment(deployment: Deployment) -> None:
+    config = stage_config(deployment)
+    stage = config["stages"][STAGE]
+    env = stage["environment_variables"]
+    out = outputs(deployment)
+    assert env["TABLE_NAME"] == out["TableName"] == f"people-api-{STAGE}"
+    assert env["TABLE_STREAM_ARN"] == out["TableStreamArn"]
+    assert env["CHANGES_TOPIC_ARN"] == out["ChangesTopicArn"]
+    assert env["COGNITO_USER_POOL_ARN"] == deployment.pool_arn
+    assert env["COGNITO_APP_CLIENT_ID"] == deployment.app_client_id
+    for handler, name in FUNCTIONS.items():
+        fn = function(deployment, name)
+        per_function = stage["lambda_functions"][handler]
+        assert fn["Runtime"].startswith("python3."), name
+        assert fn["MemorySize"] == per_function.get("lambda_memory_size", stage["lambda_memory_size"]), name
+        assert fn["Timeout"] == per_function.get("lambda_timeout", stage["lambda_timeout"]), name
+        assert fn["Environment"]["Variables"] == env, name
+    # README: the API has 512 MB and a 15 s timeout (below API Gateway's 29 s).
+    api = function(deployment, API_FUNCTION)
+    assert (api["MemorySize"], api["Timeout"]) == (512, 15)
+
+
+def test_each_function_runs_as_a_role_holding_the_stages_policy(deployment: Deployment) -> None:
+    iam = deployment.client("iam")
+    expected = json.loads((deployment.project / ".chalice" / f"policy-{STAGE}.json").read_text())
+    out = outputs(deployment)
+    assert out["TableArn"] in json.dumps(expected) and out["ChangesTopicArn"] in json.dumps(expected)
+    for name in FUNCTIONS.values():
+        role_name = function(deployment, name)["Role"].rsplit("/", 1)[-1]
+        inline = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        assert len(inline) == 1, (name, inline)
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=inline[0])["PolicyDocument"]
+        assert (json.loads(document) if isinstance(document, str) else document) == expected, name
+        assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+
+
+# --- event sources ---------------------------------------------------------------------
+
+
+def test_stream_mapping_has_bounded_retries_partial_batches_and_a_failure_queue(
+    deployment: Deployment,
+) -> None:
+    import app as app_module
+
+    mappings = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert [m["FunctionArn"] for m in mappings] == [function(deployment, STREAM_FUNCTION)["FunctionArn"]]
+    mapping = mappings[0]
+    out = outputs(deployment)
+    (source,) = [e for e in app_module.app.event_sources if type(e).__name__ == "DynamoDBEventConfig"]
+    assert mapping["EventSourceArn"] == out["TableStreamArn"]
+    assert mapping["BatchSize"] == source.batch_size
+    settings = event_sources.stream_mapping_settings(out["StreamFailureQueueArn"])
+    assert {k: mapping[k] for k in settings} == settings
+    assert mapping["MaximumRetryAttempts"] == event_sources.STREAM_MAX_RETRY_ATTEMPTS == 5
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert out["StreamFailureQueueArn"].endswith(":people-api-dev-stream-failures")
+
+
+def test_sns_subscription_dead_letters_to_the_stacks_queue(deployment: Deployment) -> None:
+    out = outputs(deployment)
+    sns = deployment.client("sns")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=out["ChangesTopicArn"])["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"].rsplit(":", 1)[-1]) for s in subscriptions] == [
+        ("lambda", SNS_FUNCTION)
+    ]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=subscriptions[0]["SubscriptionArn"])[
+        "Attributes"
+    ]
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": out["SubscriberDeadLetterQueueArn"]
+    }
+    invoke = deployment.client("lambda").get_function_event_invoke_config(FunctionName=SNS_FUNCTION)
+    assert invoke["MaximumRetryAttempts"] == event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == out["SubscriberDeadLetterQueueArn"]
+
+
+# --- the REST API ----------------------------------------------------------------------
+
+
+def test_every_route_is_integrated_with_the_api_function(deployment: Deployment) -> None:
+    import app as app_module
+
+    apigw = deployment.client("apigateway")
+    api_id = rest_api_id(deployment)
+    resources = apigw.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
+    deployed = {
+        (r["path"], method)
+        for r in resources
+        for method in r.get("resourceMethods", {})
+        if method != "OPTIONS"
+    }
+    declared = {(path, method) for path, entry in app_module.app.routes.items() for method in entry}
+    assert deployed == declared
+    api_arn = function(deployment, API_FUNCTION)["FunctionArn"]
+    for r in resources:
+        for method in r.get("resourceMethods", {}):
+            if method == "OPTIONS":
+                continue
+            integration = apigw.get_integration(restApiId=api_id, resourceId=r["id"], httpMethod=method)
+            assert integration["type"].upper() == "AWS_PROXY", (r["path"], method)  # moto lower-cases it
+            assert api_arn in integration["uri"], (r["path"], method)
+    stages = [s["stageName"] for s in apigw.get_stages(restApiId=api_id)["item"]]
+    assert stages == [stage_config(deployment)["stages"][STAGE]["api_gateway_stage"]]
+
+
+def test_every_people_route_sent_to_api_gateway_uses_the_stages_user_pool(deployment: Deployment) -> None:
+    """moto drops authorizers on import, so read the document Chalice sent."""
+    from devstack.emulator import IMPORTED_API_DOCUMENTS
+
+    api_id = rest_api_id(deployment)
+    documents = [doc for sent_to, doc in IMPORTED_API_DOCUMENTS if sent_to == api_id]
+    assert documents
+    swagger = documents[-1]
+    schemes = swagger["securityDefinitions"]
+    people = [
+        (path, method, spec)
+        for path, methods in swagger["paths"].items()
+        if path.startswith("/people")
+        for method, spec in methods.items()
+        if method != "options"
+    ]
+    assert len(people) >= 6
+    for path, method, spec in people:
+        names = [name for requirement in spec.get("security", []) for name in requirement]
+        assert names, f"{method.upper()} {path} has no authorizer"
+        for name in names:
+            authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
+            assert authorizer["type"] == "cognito_user_pools"
+            assert authorizer["providerARNs"] == [deployment.pool_arn], (path, method)
+    assert "security" not in swagger["paths"]["/health"]["get"]
+
+
+def test_gateway_answers_are_problem_json_with_cors(deployment: Deployment) -> None:
+    apigw = deployment.client("apigateway")
+    installed = {
+        r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=rest_api_id(deployment))["items"]
+    }
+    table = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
+    for response_type, spec in table.items():
+        if response_type.startswith("_"):
+            continue
+        response = installed[response_type]
+        params = response["responseParameters"]
+        assert params["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+        body = json.loads(response["responseTemplates"]["application/json"])
+        assert body["type"] == spec["type"] and body["title"] == spec["title"]
+        assert body["request_id"] == "$context.requestId"
+        if spec["status"] is not None:
+            assert response["statusCode"] == str(spec["status"]) == str(body["status"])
+    assert "gatewayresponse.header.WWW-Authenticate" in installed["UNAUTHORIZED"]["responseParameters"]
+
+
+# --- the rest --------------------------------------------------------------------------
+
+
+def test_each_function_logs_to_a_group_with_the_stages_retention(deployment: Deployment) -> None:
+    groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/people-api-")[
+        "logGroups"
+    ]
+    assert {g["logGroupName"]: g["retentionInDays"] for g in groups} == {
+        f"/aws/lambda/{name}": deploy.DEFAULT_LOG_RETENTION_DAYS for name in FUNCTIONS.values()
+    }
+
+
+def test_the_cursor_key_is_one_secure_string(deployment: Deployment) -> None:
+    ssm = deployment.client("ssm")
+    parameters = ssm.describe_parameters()["Parameters"]
+    assert [(p["Name"], p["Type"]) for p in parameters] == [
+        (deploy.cursor_secret_parameter(STAGE), "SecureString")
+    ]
+    key = ssm.get_parameter(Name=parameters[0]["Name"], WithDecryption=True)["Parameter"]["Value"]
+    assert len(key) >= 40
+    assert stage_config(deployment)["stages"][STAGE]["environment_variables"]["CURSOR_SECRET"] == key
+
+
+def test_the_stack_has_the_tables_topic_and_queues_and_no_pool_of_its_own(deployment: Deployment) -> None:
+    out = outputs(deployment)
+    table = deployment.client("dynamodb").describe_table(TableName=out["TableName"])["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["DeletionProtectionEnabled"] is False
+    assert out["UserPoolArn"] == deployment.pool_arn and out["UserPoolId"] == deployment.pool_id
+    assert [
+        p["Id"] for p in deployment.client("cognito-idp").list_user_pools(MaxResults=10)["UserPools"]
+    ] == [deployment.pool_id]
+    groups = deployment.client("cognito-idp").list_groups(UserPoolId=deployment.pool_id)["Groups"]
+    assert [g["GroupName"] for g in groups] == ["admins"]
+
+
+# --- re-deploy and destroy -------------------------------------------------------------
+
+
+def snapshot(deployment: Deployment) -> dict[str, Any]:
+    """Everything a re-deploy must leave as it was (minus timestamps and deployment ids)."""
+    lam = deployment.client("lambda")
+    apigw = deployment.client("apigateway")
+    api_id = rest_api_id(deployment)
+    volatile = {
+        "LastModified",
+        "RevisionId",
+        "CodeSha256",
+        "CodeSize",
+        "ResponseMetadata",
+        "LastUpdateStatus",
+    }
+    return {
+        "outputs": outputs(deployment),
+        "functions": {
+            name: {k: v for k, v in function(deployment, name).items() if k not in volatile}
+            for name in FUNCTIONS.values()
+        },
+        "roles": sorted(r["Arn"] for r in deployment.client("iam").list_roles()["Roles"]),
+        "mappings": [
+            {k: v for k, v in m.items() if k not in {"LastModified", "State", "StateTransitionReason"}}
+            for m in lam.list_event_source_mappings()["EventSourceMappings"]
+        ],
+        "subscriptions": deployment.client("sns").list_subscriptions()["Subscriptions"],
+        "api": api_id,
+        "routes": sorted(
+            (r["path"], sorted(r.get("resourceMethods", {})))
+            for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]
+        ),
+        "gateway_responses": apigw.get_gateway_responses(restApiId=api_id)["items"],
+        "log_groups": [
+            (g["logGroupName"], g.get("retentionInDays"))
+            for g in deployment.client("logs").describe_log_groups()["logGroups"]
+        ],
+        "parameters": [p["Name"] for p in deployment.client("ssm").describe_parameters()["Parameters"]],
+        "config": stage_config(deployment),
+    }
+
+
+def test_deploying_again_changes_nothing(deployment: Deployment) -> None:
+    before = snapshot(deployment)
+    deployment.deploy()
+    after = snapshot(deployment)
+    for key in before:
+        assert after[key] == before[key], key
+
+
+def test_destroy_leaves_nothing_behind(deployment: Deployment) -> None:
+    deployment.make("destroy")
+    assert deployment.client("lambda").list_functions()["Functions"] == []
+    assert deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"] == []
+    assert deployment.client("apigateway").get_rest_apis()["items"] == []
+    assert [r["RoleName"] for r in deployment.client("iam").list_roles()["Roles"]] == []
+    assert deployment.client("sns").list_topics()["Topics"] == []
+    assert deployment.client("sns").list_subscriptions()["Subscriptions"] == []
+    assert deployment.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert deployment.client("dynamodb").list_tables()["TableNames"] == []
+    assert deployment.client("logs").describe_log_groups()["logGroups"] == []
+    assert deployment.client("ssm").describe_parameters()["Parameters"] == []
+    stacks = deployment.client("cloudformation").list_stacks()["StackSummaries"]
+    assert {s["StackStatus"] for s in stacks} <= {"DELETE_COMPLETE"}
+    assert not (deployment.project / ".chalice" / "deployed" / f"{STAGE}.json").exists() or not json.loads(
+        (deployment.project / ".chalice" / "deployed" / f"{STAGE}.json").read_text()
+    ).get("resources")
+    assert REGION  # everything above was read in the deployment's own region
+
+
+def test_the_checkout_was_not_touched(deployment: Deployment) -> None:
+    assert Path(deployment.project) != ROOT
+    assert not (ROOT / ".chalice" / "deployed" / f"{STAGE}.json").exists()
