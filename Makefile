@@ -1,15 +1,24 @@
 # Two commands do all the set-up: `make run` and `make test`.
-PYTHON ?= python3
+# The venv's Python is the functions' Lambda runtime (Chalice deploys on the Python it runs
+# under): python3.13 where it exists (on PATH, or installed through pyenv but not selected),
+# else python3.12, else python3 (3.11+ is enough for local use and the tests; `make deploy`
+# to AWS needs 3.12+).
+PYTHON_CANDIDATES := python3.13 $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) python3.12 python3
+ifndef PYTHON
+PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; print("$(p)" if sys.version_info >= (3, 11) else "")' 2>/dev/null)))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-$(shell (echo $(PYTHON_VERSION); cat requirements.txt requirements-dev.txt constraints.txt) | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
 .PHONY: run test lint typecheck unit token bench clean deploy destroy package
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (3.13 to deploy on the newest runtime)" >&2; exit 1; }
+	@$(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null \
+		|| { rm -rf $(VENV) && echo "creating $(VENV) with $(PYTHON) ($(PYTHON_VERSION))" >&2 && $(PYTHON) -m venv $(VENV); }
 	@echo "installing dependencies into $(VENV) ..." >&2
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
 	@rm -f $(VENV)/.installed-* && touch $@

@@ -102,11 +102,40 @@ QUEUE_ACTIONS = ("sqs:SendMessage",)
 # referring to a function resource that does not exist (ApiHandler vs APIHandler).
 LOG_RETENTION_DAYS = {"prod": 90}
 DEFAULT_LOG_RETENTION_DAYS = 14
+# API Gateway stage throttling (requests per second, burst): one client cannot take all of the
+# account's Lambda concurrency. The API function's reserved concurrency on prod is 50.
+THROTTLING = {"prod": (100.0, 200)}
+DEFAULT_THROTTLING = (20.0, 40)
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
 class DeployError(RuntimeError):
     """A step of the deployment failed in a way the user must fix."""
+
+
+# Chalice gives the functions the Lambda runtime of the Python it runs under. python3.11 runs on
+# Amazon Linux 2 (end of life 2026-06-30); 3.12 and 3.13 run on Amazon Linux 2023.
+OLDEST_DEPLOY_PYTHON = (3, 12)
+
+
+def check_runtime(version: tuple[int, ...], endpoint: str | None) -> None:
+    """Refuse to deploy to AWS from an interpreter whose Lambda runtime has no future.
+
+    An emulator on loopback (AWS_ENDPOINT_URL, as in the tests) takes any runtime, so the
+    tests also run where only Python 3.11 is installed.
+    """
+    from urllib.parse import urlsplit
+
+    if endpoint and urlsplit(endpoint).hostname in {"127.0.0.1", "localhost", "::1"}:
+        return
+    if tuple(version[:2]) < OLDEST_DEPLOY_PYTHON:
+        have = ".".join(map(str, version[:2]))
+        raise DeployError(
+            f"this is Python {have}, and Chalice deploys the functions on the Lambda runtime of the "
+            f"Python it runs under: python{have} runs on Amazon Linux 2, which reaches end of life on "
+            "2026-06-30. Install Python 3.13 (or 3.12), then `make clean` and `make deploy` again "
+            "(the Makefile builds .venv with python3.13 when it finds one)."
+        )
 
 
 def stack_name(stage: str) -> str:
@@ -374,6 +403,20 @@ def put_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str, ta
     apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name, description="gateway responses")
 
 
+def set_throttling(apigateway: Any, rest_api_id: str, stage_name: str, stage: str) -> tuple[float, int]:
+    """Rate and burst limits for every method of the API stage."""
+    rate, burst = THROTTLING.get(stage, DEFAULT_THROTTLING)
+    apigateway.update_stage(
+        restApiId=rest_api_id,
+        stageName=stage_name,
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+        ],
+    )
+    return rate, burst
+
+
 def configure_event_handlers(
     lambda_client: Any, sns: Any, resources: list[dict[str, Any]], outputs: Mapping[str, str]
 ) -> list[str]:
@@ -477,6 +520,7 @@ def deploy(
     """Deploy the stage end to end; return the API URL."""
     if stage == "local":
         raise DeployError("the local stage runs under `make run`, not on AWS")
+    check_runtime(tuple(sys.version_info[:3]), os.environ.get("AWS_ENDPOINT_URL"))
     outputs = ensure_stack(session.client("cloudformation"), stage, project.template.read_text(), pool=pool)
     secret = ensure_cursor_secret(session.client("ssm"), stage)
     write_stage_environment(project.chalice_dir / "config.json", stage, stage_env_from(outputs, secret))
@@ -488,9 +532,9 @@ def deploy(
         raise DeployError(f".chalice/deployed/{stage}.json names no REST API; did chalice deploy run?")
     config = json.loads((project.chalice_dir / "config.json").read_text())
     api_stage = config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api"))
-    put_gateway_responses(
-        session.client("apigateway"), apis[0]["rest_api_id"], api_stage, project.gateway_responses
-    )
+    apigateway = session.client("apigateway")
+    put_gateway_responses(apigateway, apis[0]["rest_api_id"], api_stage, project.gateway_responses)
+    set_throttling(apigateway, apis[0]["rest_api_id"], api_stage, stage)
     set_log_retention(session.client("logs"), resources, stage)
     for line in configure_event_handlers(session.client("lambda"), session.client("sns"), resources, outputs):
         print(line, file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class Deployment:
     def make(self, target: str, *extra: str) -> subprocess.CompletedProcess[str]:
         """`make <target> STAGE=dev ...` in the project copy; fails the caller on error."""
         args = ["make", "--no-print-directory", "-C", str(self.project), target, f"STAGE={STAGE}", *extra]
+        args.append(f"PYTHON={sys.executable}")  # the linked virtualenv's: make must not rebuild it
         result = subprocess.run(args, env=self.environment(), capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

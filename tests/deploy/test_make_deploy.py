@@ -8,6 +8,7 @@ The tests run in file order: deploy (fixture), checks, re-deploy, destroy.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def test_every_function_has_the_stages_runtime_memory_timeout_and_environment(de
     for handler, name in FUNCTIONS.items():
         fn = function(deployment, name)
         per_function = stage["lambda_functions"][handler]
-        assert fn["Runtime"].startswith("python3."), name
+        # Chalice deploys on the Python it runs under (3.13 where the Makefile finds it).
+        assert fn["Runtime"] == "python{}.{}".format(*sys.version_info[:2]), name
         assert fn["MemorySize"] == per_function.get("lambda_memory_size", stage["lambda_memory_size"]), name
         assert fn["Timeout"] == per_function.get("lambda_timeout", stage["lambda_timeout"]), name
         assert fn["Environment"]["Variables"] == env, name
@@ -225,6 +227,15 @@ def test_gateway_answers_are_problem_json_with_cors(deployment: Deployment) -> N
     assert "gatewayresponse.header.WWW-Authenticate" in installed["UNAUTHORIZED"]["responseParameters"]
 
 
+def test_the_api_stage_is_throttled(deployment: Deployment) -> None:
+    apigw = deployment.client("apigateway")
+    api_stage = stage_config(deployment)["stages"][STAGE]["api_gateway_stage"]
+    settings = apigw.get_stage(restApiId=rest_api_id(deployment), stageName=api_stage)["methodSettings"]
+    rate, burst = deploy.THROTTLING.get(STAGE, deploy.DEFAULT_THROTTLING)
+    assert settings["*/*"]["throttlingRateLimit"] == rate == 20.0
+    assert settings["*/*"]["throttlingBurstLimit"] == burst == 40
+
+
 # --- the rest --------------------------------------------------------------------------
 
 
@@ -295,6 +306,11 @@ def snapshot(deployment: Deployment) -> dict[str, Any]:
             for r in apigw.get_resources(restApiId=api_id, limit=500)["items"]
         ),
         "gateway_responses": apigw.get_gateway_responses(restApiId=api_id)["items"],
+        "stage": {
+            k: v
+            for k, v in apigw.get_stages(restApiId=api_id)["item"][0].items()
+            if k not in {"deploymentId", "lastUpdatedDate", "createdDate"}
+        },
         "log_groups": [
             (g["logGroupName"], g.get("retentionInDays"))
             for g in deployment.client("logs").describe_log_groups()["logGroups"]

@@ -36,7 +36,8 @@ def run(project: Path, command: str) -> None:
 
 
 def make_package(project: Path, out: str) -> None:
-    run(project, f"make --no-print-directory package STAGE={STAGE} && mv build/package-{STAGE} {out}")
+    make = f"make --no-print-directory package STAGE={STAGE} PYTHON={sys.executable}"
+    run(project, f"{make} && mv build/package-{STAGE} {out}")
 
 
 def zip_contents(path: Path) -> dict[str, int]:

@@ -142,3 +142,39 @@ def test_only_prod_asks_before_destroying() -> None:
     assert deploy.confirm_destroy("dev", answer=lambda _: pytest.fail("dev must not ask"))
     assert deploy.confirm_destroy("prod", answer=lambda _: "prod")
     assert not deploy.confirm_destroy("prod", answer=lambda _: "y")
+
+
+@pytest.mark.parametrize("version", [(3, 11, 7), (3, 10, 0)])
+def test_deploying_to_aws_from_an_old_python_is_refused(version: tuple[int, ...]) -> None:
+    with pytest.raises(deploy.DeployError, match="Amazon Linux 2"):
+        deploy.check_runtime(version, None)
+    with pytest.raises(deploy.DeployError, match=r"Python 3\.1"):
+        deploy.check_runtime(version, "https://example.com")
+
+
+def test_new_pythons_deploy_anywhere_and_old_ones_to_the_emulator() -> None:
+    deploy.check_runtime((3, 12, 0), None)
+    deploy.check_runtime((3, 13, 0), None)
+    deploy.check_runtime((3, 11, 7), "http://127.0.0.1:4566")
+
+
+def test_make_deploy_refuses_an_old_python_before_touching_aws(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; from infra import deploy; sys.version_info = (3, 11, 0, 'final', 0); "
+        "sys.exit(deploy.main(['deploy', '--stage', 'dev', '--project-dir', sys.argv[1]]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": "http://192.0.2.1:9"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Amazon Linux 2" in result.stderr and "Python 3.13" in result.stderr

@@ -90,6 +90,9 @@ def test_package_is_small_and_leaves_the_sdk_to_the_runtime(packaged: dict[str, 
     assert archive.stat().st_size <= MAX_PACKAGE_BYTES, f"{archive.stat().st_size} bytes"
     assert not top & {"botocore", "boto3", "s3transfer", "urllib3", "dateutil"}, sorted(top)
     assert {"app.py", "chalicelib", "pynamodb", "msgspec", "ulid", "typing_extensions.py"} <= top
+    # Compiled wheels are the ones of the runtime Chalice deploys on: the Python it runs under.
+    abi = "cpython-{}{}-x86_64-linux-gnu".format(*sys.version_info[:2])
+    assert any(n.startswith("msgspec/_core.") and abi in n for n in names), [n for n in names if "_core" in n]
 
 
 def test_requirements_list_every_runtime_dependency_the_sdk_does_not_cover() -> None:
