@@ -110,6 +110,38 @@ def test_each_function_runs_as_a_role_holding_the_stages_policy(deployment: Depl
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
 
 
+def topic_publishers(deployment: Deployment) -> list[str]:
+    """The ARN patterns the template's topic policy lets publish, resolved for the stage.
+
+    moto's CloudFormation skips AWS::SNS::TopicPolicy, so the statement is read from the template.
+    """
+    from cfnlint.decode import decode_str
+
+    template, errors = decode_str((deployment.project / "infra" / "template.yaml").read_text())
+    assert not errors
+    (statement,) = template["Resources"]["ChangesTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "sns:Publish")
+    account = function(deployment, API_FUNCTION)["FunctionArn"].split(":")[4]
+    values = {"${AWS::Partition}": "aws", "${AWS::AccountId}": account, "${Stage}": STAGE}
+    patterns = []
+    for pattern in statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"]:
+        text = pattern["Fn::Sub"]
+        for name, value in values.items():
+            text = text.replace(name, value)
+        patterns.append(text)
+    return patterns
+
+
+def test_only_the_stream_handlers_role_may_publish_changes(deployment: Deployment) -> None:
+    from fnmatch import fnmatchcase
+
+    allowed = topic_publishers(deployment)
+    for handler, name in FUNCTIONS.items():
+        role = function(deployment, name)["Role"]
+        may_publish = any(fnmatchcase(role, pattern) for pattern in allowed)
+        assert may_publish == (handler == "publish_changes"), (name, role)
+
+
 # --- event sources ---------------------------------------------------------------------
 
 
