@@ -66,6 +66,8 @@ class ExistingUserPool:
 
 
 APP_NAME = "people-api"
+# app.py's handlers: Chalice deploys one function (and role) for each.
+HANDLERS = ("api_handler", "publish_changes", "record_notification")
 PROTECTED_STAGES = frozenset({"prod"})
 PROBLEM = "application/problem+json"
 
@@ -86,7 +88,9 @@ OUTPUT_TO_ENV = {
 # IAM has no TransactWriteItems action: each item of a transaction is authorised as the
 # operation it performs (Put -> dynamodb:PutItem, ConditionCheck -> dynamodb:ConditionCheckItem),
 # so the idempotent POST's transaction of two Puts needs only PutItem.
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# The SNS subscriber writes each history entry once, with a condition (a conditional PutItem).
+RECORDER_TABLE_ACTIONS = ("dynamodb:PutItem",)
 INDEX_ACTIONS = ("dynamodb:Query",)
 # Used by Lambda's event source mapping (on the function's role) to read the stream.
 STREAM_ACTIONS = (
@@ -96,6 +100,8 @@ STREAM_ACTIONS = (
     "dynamodb:ListStreams",
 )
 TOPIC_ACTIONS = ("sns:Publish",)
+# The API function reads the cursor key on first use (GetParameter WithDecryption).
+PARAMETER_ACTIONS = ("ssm:GetParameter",)
 # Lambda sends failed stream batches and failed SNS-triggered events with the function's role.
 QUEUE_ACTIONS = ("sqs:SendMessage",)
 # Set here, not with Chalice's log_retention_in_days: `chalice package` then emits a log group
@@ -258,21 +264,32 @@ def ensure_cursor_secret(ssm: Any, stage: str) -> str:
 # --- .chalice/ files -------------------------------------------------------------------
 
 
-def stage_env_from(outputs: Mapping[str, str], cursor_secret: str) -> dict[str, str]:
-    """The environment variables the stack and the key give the stage."""
+def stage_env_from(outputs: Mapping[str, str], stage: str) -> dict[str, str]:
+    """The environment variables the stack gives the stage: names and ARNs, never a secret.
+
+    The cursor key stays in SSM: the API function gets the parameter's name and reads the value
+    on first use of a cursor.
+    """
     missing = sorted(set(OUTPUT_TO_ENV) - set(outputs))
     if missing:
         raise DeployError(f"the stack has no outputs {missing}; is infra/template.yaml deployed?")
     env = {variable: outputs[output] for output, variable in OUTPUT_TO_ENV.items()}
-    env["CURSOR_SECRET"] = cursor_secret
+    env["CURSOR_SECRET_PARAMETER"] = cursor_secret_parameter(stage)
     return env
 
 
-def write_stage_environment(config_path: Path, stage: str, env: Mapping[str, str]) -> None:
-    """Merge `env` into the stage's environment_variables, keeping everything else."""
+def write_stage_config(config_path: Path, stage: str, env: Mapping[str, str]) -> None:
+    """The stage's environment (merged; a cursor key written by an older deploy is removed)
+    and each function's own policy file."""
     config = json.loads(config_path.read_text())
     stage_config = config["stages"][stage]
-    stage_config.setdefault("environment_variables", {}).update(env)
+    variables = stage_config.setdefault("environment_variables", {})
+    variables.pop("CURSOR_SECRET", None)
+    variables.update(env)
+    stage_config.pop("iam_policy_file", None)
+    functions = stage_config.setdefault("lambda_functions", {})
+    for handler in HANDLERS:
+        functions.setdefault(handler, {})["iam_policy_file"] = policy_file(stage, handler)
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
@@ -282,47 +299,53 @@ def _arn_parts(arn: str) -> tuple[str, str, str]:
     return parts[1], parts[3], parts[4]
 
 
-def policy_document(outputs: Mapping[str, str]) -> dict[str, Any]:
-    """The stage's IAM policy: only what the code does, only on this stage's resources."""
+def function_name(stage: str, handler: str) -> str:
+    """The Lambda function Chalice deploys for a handler (the API handler has the bare name)."""
+    return stack_name(stage) if handler == "api_handler" else f"{stack_name(stage)}-{handler}"
+
+
+def _allow(sid: str, actions: Iterable[str], resources: Iterable[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+
+
+def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[str, Any]]:
+    """Each function's IAM policy: only what that function's code (and Lambda for it) does,
+    only on this stage's resources. tests/integration/test_policy.py runs each function and
+    fails if its policy grants more or less than it uses."""
     table_arn = outputs["TableArn"]
     partition, region, account = _arn_parts(table_arn)
-    log_group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{APP_NAME}-*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Table", "Effect": "Allow", "Action": list(TABLE_ACTIONS), "Resource": [table_arn]},
-            {
-                "Sid": "OwnerIndex",
-                "Effect": "Allow",
-                "Action": list(INDEX_ACTIONS),
-                "Resource": [f"{table_arn}/index/by-owner"],
-            },
-            {
-                "Sid": "TableStream",
-                "Effect": "Allow",
-                "Action": list(STREAM_ACTIONS),
-                "Resource": [outputs["TableStreamArn"]],
-            },
-            {
-                "Sid": "ChangesTopic",
-                "Effect": "Allow",
-                "Action": list(TOPIC_ACTIONS),
-                "Resource": [outputs["ChangesTopicArn"]],
-            },
-            {
-                "Sid": "FailureQueues",
-                "Effect": "Allow",
-                "Action": list(QUEUE_ACTIONS),
-                "Resource": [outputs["StreamFailureQueueArn"], outputs["SubscriberDeadLetterQueueArn"]],
-            },
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": list(LOG_ACTIONS),
-                "Resource": [log_group, f"{log_group}:*"],
-            },
+
+    def logs(handler: str) -> dict[str, Any]:
+        group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name(stage, handler)}"
+        return _allow("Logs", LOG_ACTIONS, [group, f"{group}:*"])
+
+    parameter = f"arn:{partition}:ssm:{region}:{account}:parameter{cursor_secret_parameter(stage)}"
+    statements = {
+        "api_handler": [
+            _allow("Table", API_TABLE_ACTIONS, [table_arn]),
+            _allow("OwnerIndex", INDEX_ACTIONS, [f"{table_arn}/index/by-owner"]),
+            # The SecureString is encrypted with the AWS managed key aws/ssm, whose key policy
+            # lets SSM decrypt for any principal of the account allowed GetParameter: no kms grant.
+            _allow("CursorKey", PARAMETER_ACTIONS, [parameter]),
+        ],
+        "publish_changes": [
+            _allow("TableStream", STREAM_ACTIONS, [outputs["TableStreamArn"]]),
+            _allow("ChangesTopic", TOPIC_ACTIONS, [outputs["ChangesTopicArn"]]),
+            _allow("FailureQueue", QUEUE_ACTIONS, [outputs["StreamFailureQueueArn"]]),
+        ],
+        "record_notification": [
+            _allow("Table", RECORDER_TABLE_ACTIONS, [table_arn]),
+            _allow("FailureQueue", QUEUE_ACTIONS, [outputs["SubscriberDeadLetterQueueArn"]]),
         ],
     }
+    return {
+        handler: {"Version": "2012-10-17", "Statement": [*grants, logs(handler)]}
+        for handler, grants in statements.items()
+    }
+
+
+def policy_file(stage: str, handler: str) -> str:
+    return f"policy-{stage}-{handler}.json"
 
 
 def placeholder_outputs(stage: str) -> dict[str, str]:
@@ -343,10 +366,14 @@ def placeholder_outputs(stage: str) -> dict[str, str]:
     }
 
 
-def write_policy(chalice_dir: Path, stage: str, outputs: Mapping[str, str]) -> Path:
-    path = chalice_dir / f"policy-{stage}.json"
-    path.write_text(json.dumps(policy_document(outputs), indent=2) + "\n")
-    return path
+def write_policies(chalice_dir: Path, stage: str, outputs: Mapping[str, str]) -> list[Path]:
+    """One policy file per function, named by that function's `iam_policy_file` in config.json."""
+    paths = []
+    for handler, document in policy_documents(outputs, stage).items():
+        path = chalice_dir / policy_file(stage, handler)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        paths.append(path)
+    return paths
 
 
 def deployed_resources(chalice_dir: Path, stage: str) -> list[dict[str, Any]]:
@@ -522,9 +549,9 @@ def deploy(
         raise DeployError("the local stage runs under `make run`, not on AWS")
     check_runtime(tuple(sys.version_info[:3]), os.environ.get("AWS_ENDPOINT_URL"))
     outputs = ensure_stack(session.client("cloudformation"), stage, project.template.read_text(), pool=pool)
-    secret = ensure_cursor_secret(session.client("ssm"), stage)
-    write_stage_environment(project.chalice_dir / "config.json", stage, stage_env_from(outputs, secret))
-    write_policy(project.chalice_dir, stage, outputs)
+    ensure_cursor_secret(session.client("ssm"), stage)
+    write_stage_config(project.chalice_dir / "config.json", stage, stage_env_from(outputs, stage))
+    write_policies(project.chalice_dir, stage, outputs)
     run_chalice(project, "deploy", "--stage", stage)
     resources = deployed_resources(project.chalice_dir, stage)
     apis = _of_type(resources, "rest_api")

@@ -96,18 +96,30 @@ def test_every_function_has_the_stages_runtime_memory_timeout_and_environment(de
     assert (api["MemorySize"], api["Timeout"]) == (512, 15)
 
 
-def test_each_function_runs_as_a_role_holding_the_stages_policy(deployment: Deployment) -> None:
+def test_each_function_runs_as_its_own_role_holding_its_own_policy(deployment: Deployment) -> None:
     iam = deployment.client("iam")
-    expected = json.loads((deployment.project / ".chalice" / f"policy-{STAGE}.json").read_text())
     out = outputs(deployment)
-    assert out["TableArn"] in json.dumps(expected) and out["ChangesTopicArn"] in json.dumps(expected)
-    for name in FUNCTIONS.values():
+    expected = deploy.policy_documents(out, STAGE)
+    roles = set()
+    for handler, name in FUNCTIONS.items():
+        written = json.loads(
+            (deployment.project / ".chalice" / deploy.policy_file(STAGE, handler)).read_text()
+        )
+        assert written == expected[handler]
         role_name = function(deployment, name)["Role"].rsplit("/", 1)[-1]
+        roles.add(role_name)
         inline = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
         assert len(inline) == 1, (name, inline)
         document = iam.get_role_policy(RoleName=role_name, PolicyName=inline[0])["PolicyDocument"]
-        assert (json.loads(document) if isinstance(document, str) else document) == expected, name
+        assert (json.loads(document) if isinstance(document, str) else document) == expected[handler], name
         assert iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"] == []
+    assert len(roles) == len(FUNCTIONS)
+    granted = {h: json.dumps(d) for h, d in expected.items()}
+    assert out["ChangesTopicArn"] in granted["publish_changes"]
+    assert out["ChangesTopicArn"] not in granted["api_handler"] + granted["record_notification"]
+    assert "ssm:GetParameter" in granted["api_handler"]
+    assert "ssm:" not in granted["publish_changes"] + granted["record_notification"]
+    assert "dynamodb:UpdateItem" not in granted["record_notification"]
 
 
 def topic_publishers(deployment: Deployment) -> list[str]:
@@ -280,15 +292,22 @@ def test_each_function_logs_to_a_group_with_the_stages_retention(deployment: Dep
     }
 
 
-def test_the_cursor_key_is_one_secure_string(deployment: Deployment) -> None:
+def test_the_cursor_key_stays_in_ssm_and_the_functions_get_its_name(deployment: Deployment) -> None:
     ssm = deployment.client("ssm")
     parameters = ssm.describe_parameters()["Parameters"]
-    assert [(p["Name"], p["Type"]) for p in parameters] == [
-        (deploy.cursor_secret_parameter(STAGE), "SecureString")
-    ]
-    key = ssm.get_parameter(Name=parameters[0]["Name"], WithDecryption=True)["Parameter"]["Value"]
+    name = deploy.cursor_secret_parameter(STAGE)
+    assert [(p["Name"], p["Type"]) for p in parameters] == [(name, "SecureString")]
+    key = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
     assert len(key) >= 40
-    assert stage_config(deployment)["stages"][STAGE]["environment_variables"]["CURSOR_SECRET"] == key
+    env = stage_config(deployment)["stages"][STAGE]["environment_variables"]
+    assert env["CURSOR_SECRET_PARAMETER"] == name == f"/people-api/{STAGE}/cursor-secret"
+    assert "CURSOR_SECRET" not in env
+    for fn in FUNCTIONS.values():
+        assert key not in json.dumps(function(deployment, fn)), fn
+    # Nothing the deploy wrote into the project holds the key: not config.json, not a policy.
+    for path in deployment.project.rglob("*"):
+        if path.is_file() and ".venv" not in path.parts:
+            assert key.encode() not in path.read_bytes(), path
 
 
 def test_the_stack_has_the_tables_topic_and_queues_and_no_pool_of_its_own(deployment: Deployment) -> None:

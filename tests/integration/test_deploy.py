@@ -96,20 +96,27 @@ def test_outputs_land_in_only_that_stages_environment(aws: Any, tmp_path: Path) 
     config = tmp_path / "config.json"
     shutil.copy(ROOT / ".chalice" / "config.json", config)
     before = json.loads(config.read_text())
-    deploy.write_stage_environment(config, "dev", deploy.stage_env_from(outputs, "k"))
+    before["stages"]["dev"]["environment_variables"]["CURSOR_SECRET"] = "written-by-an-older-deploy"
+    config.write_text(json.dumps(before))
+    deploy.write_stage_config(config, "dev", deploy.stage_env_from(outputs, "dev"))
     after = json.loads(config.read_text())
     env = after["stages"]["dev"]["environment_variables"]
     assert env["TABLE_STREAM_ARN"] == outputs["TableStreamArn"]
     assert env["CHANGES_TOPIC_ARN"] == outputs["ChangesTopicArn"]
-    assert env["COGNITO_USER_POOL_ARN"] == "arn:pool" and env["CURSOR_SECRET"] == "k"
+    assert env["COGNITO_USER_POOL_ARN"] == "arn:pool"
+    assert env["CURSOR_SECRET_PARAMETER"] == "/people-api/dev/cursor-secret" and "CURSOR_SECRET" not in env
     assert env["STAGE"] == "dev" and env["AUTH_MODE"] == "cognito"
+    functions = after["stages"]["dev"]["lambda_functions"]
+    assert {h: f["iam_policy_file"] for h, f in functions.items()} == {
+        h: f"policy-dev-{h}.json" for h in deploy.HANDLERS
+    }
     assert after["stages"]["prod"] == before["stages"]["prod"]
     assert after["stages"]["local"] == before["stages"]["local"]
 
 
 def test_missing_outputs_are_reported_not_written() -> None:
     with pytest.raises(deploy.DeployError, match="UserPoolArn"):
-        deploy.stage_env_from({"TableName": "t"}, "k")
+        deploy.stage_env_from({"TableName": "t"}, "dev")
 
 
 def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:

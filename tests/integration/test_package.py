@@ -168,7 +168,7 @@ def test_every_function_gets_its_stages_environment(packaged: dict[str, Path], s
         variables = props["Environment"]["Variables"]
         assert variables == expected, name
         assert variables["STAGE"] == stage
-        assert set(stage_env_from(placeholder_outputs(stage), "x")) <= set(variables)
+        assert set(stage_env_from(placeholder_outputs(stage), stage)) <= set(variables)
         assert all(f"people-api-{other}" not in json.dumps(variables) for other in STAGES if other != stage)
 
 
