@@ -323,6 +323,72 @@ def test_the_stack_has_the_tables_topic_and_queues_and_no_pool_of_its_own(deploy
     assert [g["GroupName"] for g in groups] == ["admins"]
 
 
+def template_alarms(deployment: Deployment) -> list[dict[str, Any]]:
+    """The template's alarms with their dimensions resolved for the deployed stage.
+
+    moto's CloudFormation skips AWS::CloudWatch::Alarm, so the alarms are read from the template
+    and their dimensions resolved for the stage (and checked against what was deployed).
+    """
+    from cfnlint.decode import decode_str
+
+    template, errors = decode_str((deployment.project / "infra" / "template.yaml").read_text())
+    assert not errors
+    sqs = deployment.client("sqs")
+
+    def queue_name(logical_id: str) -> str:
+        name = str(template["Resources"][logical_id]["Properties"]["QueueName"]["Fn::Sub"]).replace(
+            "${Stage}", STAGE
+        )
+        sqs.get_queue_url(QueueName=name)  # deployed under that name
+        return name
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return value["Fn::Sub"].replace("${Stage}", STAGE)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            assert attribute == "QueueName"
+            return queue_name(logical_id)
+        if isinstance(value, dict) and "Ref" in value:
+            return value["Ref"]
+        return value
+
+    alarms = []
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            props = resource["Properties"]
+            dims = tuple(sorted((d["Name"], resolve(d["Value"])) for d in props["Dimensions"]))
+            alarms.append({**props, "Dimensions": dims, "AlarmName": resolve(props["AlarmName"])})
+    return alarms
+
+
+def test_alarms_watch_errors_throttles_lag_and_dead_letters_of_what_was_deployed(
+    deployment: Deployment,
+) -> None:
+    alarms = template_alarms(deployment)
+    watched = {(a["Namespace"], a["MetricName"], a["Dimensions"]) for a in alarms}
+    api = deployment.client("apigateway").get_rest_api(restApiId=rest_api_id(deployment))
+    api_stage = stage_config(deployment)["stages"][STAGE]["api_gateway_stage"]
+    expected = {("AWS/ApiGateway", "5XXError", (("ApiName", api["name"]), ("Stage", api_stage)))}
+    for name in FUNCTIONS.values():
+        function(deployment, name)  # deployed under that name
+        expected |= {("AWS/Lambda", metric, (("FunctionName", name),)) for metric in ("Errors", "Throttles")}
+    expected.add(("AWS/Lambda", "IteratorAge", (("FunctionName", STREAM_FUNCTION),)))
+    out = outputs(deployment)
+    for arn in (out["StreamFailureQueueArn"], out["SubscriberDeadLetterQueueArn"]):
+        expected.add(
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", arn.rsplit(":", 1)[-1]),))
+        )
+    assert watched == expected
+    assert len(alarms) == len(expected)
+    assert len({a["AlarmName"] for a in alarms}) == len(alarms)
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}] == alarm["OKActions"], alarm["AlarmName"]
+        assert alarm["AlarmName"].startswith(f"people-api-{STAGE}-")
+    topics = [t["TopicArn"] for t in deployment.client("sns").list_topics()["Topics"]]
+    assert out["AlarmTopicArn"] in topics and out["AlarmTopicArn"].endswith(f":people-api-{STAGE}-alarms")
+
+
 # --- re-deploy and destroy -------------------------------------------------------------
 
 
