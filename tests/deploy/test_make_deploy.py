@@ -158,15 +158,16 @@ def test_only_the_stream_handlers_role_may_publish_changes(deployment: Deploymen
 
 
 def test_stream_mapping_has_bounded_retries_partial_batches_and_a_failure_queue(
-    deployment: Deployment,
+    deployment: Deployment, chalice_app: Any
 ) -> None:
-    import app as app_module
+    # chalice_app, not `import app`: app.py chooses its authorizer at import, so it must be
+    # imported only once the session's environment is set.
 
     mappings = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
     assert [m["FunctionArn"] for m in mappings] == [function(deployment, STREAM_FUNCTION)["FunctionArn"]]
     mapping = mappings[0]
     out = outputs(deployment)
-    (source,) = [e for e in app_module.app.event_sources if type(e).__name__ == "DynamoDBEventConfig"]
+    (source,) = [e for e in chalice_app.event_sources if type(e).__name__ == "DynamoDBEventConfig"]
     assert mapping["EventSourceArn"] == out["TableStreamArn"]
     assert mapping["BatchSize"] == source.batch_size
     settings = event_sources.stream_mapping_settings(out["StreamFailureQueueArn"])
@@ -197,9 +198,7 @@ def test_sns_subscription_dead_letters_to_the_stacks_queue(deployment: Deploymen
 # --- the REST API ----------------------------------------------------------------------
 
 
-def test_every_route_is_integrated_with_the_api_function(deployment: Deployment) -> None:
-    import app as app_module
-
+def test_every_route_is_integrated_with_the_api_function(deployment: Deployment, chalice_app: Any) -> None:
     apigw = deployment.client("apigateway")
     api_id = rest_api_id(deployment)
     resources = apigw.get_resources(restApiId=api_id, embed=["methods"], limit=500)["items"]
@@ -209,7 +208,7 @@ def test_every_route_is_integrated_with_the_api_function(deployment: Deployment)
         for method in r.get("resourceMethods", {})
         if method != "OPTIONS"
     }
-    declared = {(path, method) for path, entry in app_module.app.routes.items() for method in entry}
+    declared = {(path, method) for path, entry in chalice_app.routes.items() for method in entry}
     assert deployed == declared
     api_arn = function(deployment, API_FUNCTION)["FunctionArn"]
     for r in resources:
