@@ -44,9 +44,12 @@ unit: $(STAMP)
 
 # USER_POOL_ID + APP_CLIENT_ID: use a user pool made elsewhere instead of the stack's own.
 POOL_ARGS := $(if $(USER_POOL_ID),--user-pool-id "$(USER_POOL_ID)" --app-client-id "$(APP_CLIENT_ID)")
+# DEPLOY_FROM_GITHUB=owner/name: also create the role GitHub Actions on that repository's main
+# branch assumes to deploy (README "Deploy on every push"); later deploys keep it.
+GITHUB_ARGS := $(if $(DEPLOY_FROM_GITHUB),--github-repository "$(DEPLOY_FROM_GITHUB)")
 
 deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
-	$(PY) -m infra.deploy deploy --stage $(STAGE) --project-dir "$(CURDIR)" $(POOL_ARGS)
+	$(PY) -m infra.deploy deploy --stage $(STAGE) --project-dir "$(CURDIR)" $(POOL_ARGS) $(GITHUB_ARGS)
 
 destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
 	$(PY) -m infra.deploy destroy --stage $(STAGE) --project-dir "$(CURDIR)"

@@ -160,10 +160,13 @@ def _stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
 
 
 POOL_PARAMETERS = ("ExistingUserPoolId", "ExistingUserPoolArn", "ExistingAppClientId")
+GITHUB_PARAMETERS = ("GitHubRepository",)
 
 
-def stack_parameters(stage: str, pool: ExistingUserPool | None, *, update: bool) -> list[dict[str, Any]]:
-    """The template's parameters; on an update without a pool given, keep the pool as it was."""
+def stack_parameters(
+    stage: str, pool: ExistingUserPool | None, *, update: bool, github_repository: str = ""
+) -> list[dict[str, Any]]:
+    """The template's parameters; on an update, what is not given stays as it was."""
     parameters: list[dict[str, Any]] = [{"ParameterKey": "Stage", "ParameterValue": stage}]
     if pool is not None:
         values = (pool.pool_id, pool.pool_arn, pool.app_client_id)
@@ -172,11 +175,21 @@ def stack_parameters(stage: str, pool: ExistingUserPool | None, *, update: bool)
         ]
     elif update:
         parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in POOL_PARAMETERS]
+    if github_repository:
+        parameters.append({"ParameterKey": "GitHubRepository", "ParameterValue": github_repository})
+    elif update:
+        parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in GITHUB_PARAMETERS]
     return parameters
 
 
 def ensure_stack(
-    cfn: Any, stage: str, template_body: str, *, pool: ExistingUserPool | None = None, wait: bool = True
+    cfn: Any,
+    stage: str,
+    template_body: str,
+    *,
+    pool: ExistingUserPool | None = None,
+    github_repository: str = "",
+    wait: bool = True,
 ) -> dict[str, str]:
     """Create the stage's stack or update it to the template; return its outputs."""
     from botocore.exceptions import ClientError
@@ -191,7 +204,9 @@ def ensure_stack(
     declared = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
     parameters = [
         p
-        for p in stack_parameters(stage, pool, update=existing is not None)
+        for p in stack_parameters(
+            stage, pool, update=existing is not None, github_repository=github_repository
+        )
         if not p.get("UsePreviousValue") or p["ParameterKey"] in declared
     ]
     args: dict[str, Any] = {
@@ -199,6 +214,8 @@ def ensure_stack(
         "TemplateBody": template_body,
         "Parameters": parameters,
         "Tags": [{"Key": "app", "Value": APP_NAME}, {"Key": "stage", "Value": stage}],
+        # The optional GitHub deploy role has a name (people-api-<stage>-github-deploy).
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
     }
     if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise DeployError(
@@ -316,7 +333,8 @@ def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[s
     partition, region, account = _arn_parts(table_arn)
 
     def logs(handler: str) -> dict[str, Any]:
-        group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function_name(stage, handler)}"
+        name = function_name(stage, handler)
+        group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{name}"
         return _allow("Logs", LOG_ACTIONS, [group, f"{group}:*"])
 
     parameter = f"arn:{partition}:ssm:{region}:{account}:parameter{cursor_secret_parameter(stage)}"
@@ -542,13 +560,20 @@ def deploy(
     project: Project,
     *,
     pool: ExistingUserPool | None = None,
+    github_repository: str = "",
     run_chalice: Callable[..., None] = chalice,
 ) -> str:
     """Deploy the stage end to end; return the API URL."""
     if stage == "local":
         raise DeployError("the local stage runs under `make run`, not on AWS")
     check_runtime(tuple(sys.version_info[:3]), os.environ.get("AWS_ENDPOINT_URL"))
-    outputs = ensure_stack(session.client("cloudformation"), stage, project.template.read_text(), pool=pool)
+    outputs = ensure_stack(
+        session.client("cloudformation"),
+        stage,
+        project.template.read_text(),
+        pool=pool,
+        github_repository=github_repository,
+    )
     ensure_cursor_secret(session.client("ssm"), stage)
     write_stage_config(project.chalice_dir / "config.json", stage, stage_env_from(outputs, stage))
     write_policies(project.chalice_dir, stage, outputs)
@@ -609,6 +634,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--user-pool-id", default="", help="use this user pool instead of creating one")
     parser.add_argument("--app-client-id", default="", help="the app client of --user-pool-id")
     parser.add_argument("--out", type=Path, help="package: where the SAM template and zip go")
+    parser.add_argument(
+        "--github-repository", default="", help="owner/name: create a deploy role its main branch may assume"
+    )
     args = parser.parse_args(argv)
     if bool(args.user_pool_id) != bool(args.app_client_id):
         parser.error("--user-pool-id and --app-client-id go together")
@@ -634,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.user_pool_id:
                 cognito = session.client("cognito-idp")  # type: ignore[no-untyped-call]
                 pool = existing_user_pool(cognito, args.user_pool_id, args.app_client_id)
-            deploy(args.stage, session, project, pool=pool)
+            deploy(args.stage, session, project, pool=pool, github_repository=args.github_repository)
         else:
             if not args.yes and not confirm_destroy(args.stage):
                 print("not destroyed", file=sys.stderr)

@@ -23,6 +23,7 @@ from devstack import FAKE_CREDENTIALS, ROOT
 # A region no other test uses: every moto server of one process shares its backends.
 REGION = "eu-central-2"
 STAGE = "dev"
+GITHUB_REPOSITORY = "example-org/people-api"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,12 @@ class Deployment:
         return result
 
     def deploy(self) -> subprocess.CompletedProcess[str]:
-        return self.make("deploy", f"USER_POOL_ID={self.pool_id}", f"APP_CLIENT_ID={self.app_client_id}")
+        return self.make(
+            "deploy",
+            f"USER_POOL_ID={self.pool_id}",
+            f"APP_CLIENT_ID={self.app_client_id}",
+            f"DEPLOY_FROM_GITHUB={GITHUB_REPOSITORY}",
+        )
 
 
 def project_copy(target: Path) -> Path:

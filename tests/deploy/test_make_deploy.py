@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import pytest
 from devstack import ROOT
 from devstack.background import free_port
 from infra import deploy, event_sources
-from tests.deploy.harness import REGION, STAGE, Deployment, project_copy, user_pool
+from tests.deploy.harness import GITHUB_REPOSITORY, REGION, STAGE, Deployment, project_copy, user_pool
 
 API_FUNCTION = f"people-api-{STAGE}"
 STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
@@ -145,7 +146,6 @@ def topic_publishers(deployment: Deployment) -> list[str]:
 
 
 def test_only_the_stream_handlers_role_may_publish_changes(deployment: Deployment) -> None:
-    from fnmatch import fnmatchcase
 
     allowed = topic_publishers(deployment)
     for handler, name in FUNCTIONS.items():
@@ -386,6 +386,104 @@ def test_alarms_watch_errors_throttles_lag_and_dead_letters_of_what_was_deployed
         assert alarm["AlarmName"].startswith(f"people-api-{STAGE}-")
     topics = [t["TopicArn"] for t in deployment.client("sns").list_topics()["Topics"]]
     assert out["AlarmTopicArn"] in topics and out["AlarmTopicArn"].endswith(f":people-api-{STAGE}-alarms")
+
+
+# --- the GitHub deploy role (make deploy DEPLOY_FROM_GITHUB=...) ---------------------
+
+
+def policy(value: Any) -> dict[str, Any]:
+    """A policy document as IAM returns it (moto's CloudFormation stores a Python repr of it)."""
+    import ast
+
+    if isinstance(value, dict):
+        return value
+    try:
+        loaded: dict[str, Any] = json.loads(value)
+    except ValueError:
+        loaded = ast.literal_eval(value)
+    return loaded
+
+
+def deploy_role(deployment: Deployment) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    iam = deployment.client("iam")
+    arn = outputs(deployment)["GitHubDeployRoleArn"]
+    role = iam.get_role(RoleName=arn.rsplit("/", 1)[-1])["Role"]
+    statements = []
+    for name in iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)["PolicyDocument"]
+        statements += policy(document)["Statement"]
+    return role, statements
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+    def listed(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value)
+
+    return any(
+        s["Effect"] == "Allow"
+        and any(fnmatchcase(action, a) for a in listed(s["Action"]))
+        and any(fnmatchcase(resource, r) for r in listed(s["Resource"]))
+        for s in statements
+    )
+
+
+def test_only_the_repositorys_main_branch_may_assume_the_deploy_role(deployment: Deployment) -> None:
+    role, _ = deploy_role(deployment)
+    (statement,) = policy(role["AssumeRolePolicyDocument"])["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert statement["Condition"]["StringEquals"] == {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": f"repo:{GITHUB_REPOSITORY}:ref:refs/heads/main",
+    }
+
+
+def test_the_deploy_role_reaches_everything_deployed_and_no_other_role(deployment: Deployment) -> None:
+    role, statements = deploy_role(deployment)
+    out = outputs(deployment)
+    region, account = out["TableArn"].split(":")[3:5]
+    for name in FUNCTIONS.values():
+        fn = function(deployment, name)
+        assert allowed(statements, "lambda:UpdateFunctionCode", fn["FunctionArn"]), name
+        assert allowed(statements, "iam:PutRolePolicy", fn["Role"]), name
+        assert allowed(statements, "iam:PassRole", fn["Role"]), name
+        assert allowed(
+            statements,
+            "logs:PutRetentionPolicy",
+            f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{name}",
+        )
+    for arn in (
+        out["TableArn"],
+        out["ChangesTopicArn"],
+        out["StreamFailureQueueArn"],
+        out["SubscriberDeadLetterQueueArn"],
+        out["AlarmTopicArn"],
+    ):
+        service = arn.split(":")[2]
+        assert allowed(statements, f"{service}:DeleteSomething", arn), arn
+    assert allowed(
+        statements,
+        "ssm:PutParameter",
+        f"arn:aws:ssm:{region}:{account}:parameter/people-api/{STAGE}/cursor-secret",
+    )
+    assert allowed(
+        statements,
+        "apigateway:PATCH",
+        f"arn:aws:apigateway:{region}::/restapis/{rest_api_id(deployment)}/stages/api",
+    )
+    # Not itself, not another stage, not another role of the account.
+    for other in (
+        role["Arn"],
+        f"arn:aws:iam::{account}:role/people-api-prod-api_handler",
+        f"arn:aws:iam::{account}:role/admin",
+    ):
+        assert not allowed(statements, "iam:PutRolePolicy", other), other
+        assert not allowed(statements, "iam:PassRole", other), other
+    assert not allowed(
+        statements, "lambda:UpdateFunctionCode", f"arn:aws:lambda:{region}:{account}:function:other"
+    )
+    assert not allowed(
+        statements, "dynamodb:DeleteTable", f"arn:aws:dynamodb:{region}:{account}:table/people-api-prod"
+    )
 
 
 # --- re-deploy and destroy -------------------------------------------------------------
