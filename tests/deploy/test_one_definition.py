@@ -131,3 +131,15 @@ def test_every_path_builds_the_same_package_whatever_ran_before(project: Path) -
 
 def test_the_readme_gives_the_same_chalice_instructions() -> None:
     assert README_CHALICE.format(command="deploy") in (ROOT / "README.md").read_text()
+
+
+def test_the_readmes_route_table_lists_exactly_the_apps_routes(chalice_app: Any) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| Route | Function |") :].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^\| `([A-Z]+) (/[^`]*)` \| `api_handler` \|", table, flags=re.M))
+    declared = {(method, path) for path, entry in chalice_app.routes.items() for method in entry}
+    assert listed == declared
+    handlers = set(re.findall(r"^\| [^|]+ \| `(\w+)` \|", table, flags=re.M))
+    assert handlers == {"api_handler", "publish_changes", "record_notification"}
