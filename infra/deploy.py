@@ -164,22 +164,27 @@ GITHUB_PARAMETERS = ("GitHubRepository",)
 
 
 def stack_parameters(
-    stage: str, pool: ExistingUserPool | None, *, update: bool, github_repository: str = ""
+    stage: str,
+    pool: ExistingUserPool | None,
+    *,
+    previous: Mapping[str, str] | None = None,
+    github_repository: str = "",
 ) -> list[dict[str, Any]]:
-    """The template's parameters; on an update, what is not given stays as it was."""
-    parameters: list[dict[str, Any]] = [{"ParameterKey": "Stage", "ParameterValue": stage}]
+    """The template's parameters; on an update, what is not given keeps its previous value.
+
+    (The previous value is passed explicitly rather than with UsePreviousValue, which the
+    emulator's CloudFormation cannot resolve for a parameter left at its default.)
+    """
+    given: dict[str, str] = {"Stage": stage}
     if pool is not None:
         values = (pool.pool_id, pool.pool_arn, pool.app_client_id)
-        parameters += [
-            {"ParameterKey": k, "ParameterValue": v} for k, v in zip(POOL_PARAMETERS, values, strict=True)
-        ]
-    elif update:
-        parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in POOL_PARAMETERS]
+        given.update(zip(POOL_PARAMETERS, values, strict=True))
     if github_repository:
-        parameters.append({"ParameterKey": "GitHubRepository", "ParameterValue": github_repository})
-    elif update:
-        parameters += [{"ParameterKey": k, "UsePreviousValue": True} for k in GITHUB_PARAMETERS]
-    return parameters
+        given["GitHubRepository"] = github_repository
+    for key in (*POOL_PARAMETERS, *GITHUB_PARAMETERS):
+        if key not in given and previous and key in previous:
+            given[key] = previous[key]
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
 
 
 def ensure_stack(
@@ -201,14 +206,10 @@ def ensure_stack(
         if "does not exist" not in str(exc):
             raise
         existing = None
-    declared = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
-    parameters = [
-        p
-        for p in stack_parameters(
-            stage, pool, update=existing is not None, github_repository=github_repository
-        )
-        if not p.get("UsePreviousValue") or p["ParameterKey"] in declared
-    ]
+    previous = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in (existing or {}).get("Parameters", [])
+    }
+    parameters = stack_parameters(stage, pool, previous=previous, github_repository=github_repository)
     args: dict[str, Any] = {
         "StackName": name,
         "TemplateBody": template_body,
