@@ -101,6 +101,8 @@ def test_the_local_pump_retries_as_deployed() -> None:
     default = inspect.signature(pump.Pump).parameters["max_retry_attempts"].default
     assert default == event_sources.STREAM_MAX_RETRY_ATTEMPTS
     assert pump.SNS_MAX_RECEIVES == 1 + event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+    # Five retries ride out a local outage of about 15 s (the e2e outage test), as ten did before.
+    assert sum(pump.retry_delay(n) for n in range(1, event_sources.STREAM_MAX_RETRY_ATTEMPTS + 1)) >= 15
 
 
 def test_no_hand_written_event_source_settings_remain() -> None:
