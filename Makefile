@@ -1,8 +1,16 @@
 # Two commands do all the set-up: `make run` and `make test`.
-PYTHON ?= python3
+# The venv's Python is the functions' Lambda runtime (Chalice deploys on the Python it runs
+# under): python3.13 where it exists (on PATH, or installed through pyenv but not selected),
+# else python3.12, else python3 (3.11+ is enough for local use and the tests; `make deploy`
+# to AWS needs 3.12+).
+PYTHON_CANDIDATES := python3.13 $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13*/bin/python3.13) python3.12 python3
+ifndef PYTHON
+PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c 'import sys; print("$(p)" if sys.version_info >= (3, 11) else "")' 2>/dev/null)))
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-$(shell (echo $(PYTHON_VERSION); cat requirements.txt requirements-dev.txt constraints.txt) | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
 .PHONY: run test lint typecheck unit token user console bench clean deploy destroy package webhook-listen
@@ -14,8 +22,9 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
-	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (3.13 to deploy on the newest runtime)" >&2; exit 1; }
+	@$(PY) -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(PYTHON_VERSION)")' 2>/dev/null \
+		|| { rm -rf $(VENV) && echo "creating $(VENV) with $(PYTHON) ($(PYTHON_VERSION))" >&2 && $(PYTHON) -m venv $(VENV); }
 	@echo "installing dependencies into $(VENV) ..." >&2
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -54,16 +63,23 @@ test: lint typecheck $(CHROMIUM)  ## lint, type-check and run every test (unit, 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit --no-cov
 
+# USER_POOL_ID + APP_CLIENT_ID: use a user pool made elsewhere instead of the stack's own.
+POOL_ARGS := $(if $(USER_POOL_ID),--user-pool-id "$(USER_POOL_ID)" --app-client-id "$(APP_CLIENT_ID)")
+# DEPLOY_FROM_GITHUB=owner/name: also create the role GitHub Actions on that repository's main
+# branch assumes to deploy (README "Deploy on every push"); later deploys keep it.
+GITHUB_ARGS := $(if $(DEPLOY_FROM_GITHUB),--github-repository "$(DEPLOY_FROM_GITHUB)")
+
 deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
-	$(PY) -m infra.deploy deploy --stage $(STAGE)
+	$(PY) -m infra.deploy deploy --stage $(STAGE) --project-dir "$(CURDIR)" $(POOL_ARGS) $(GITHUB_ARGS)
 
 destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
-	$(PY) -m infra.deploy destroy --stage $(STAGE)
+	$(PY) -m infra.deploy destroy --stage $(STAGE) --project-dir "$(CURDIR)"
 
-# The Lambda runtime ships the AWS SDK: PIP_NO_DEPS packages requirements.txt exactly.
+# The same package as `make deploy` (infra/deploy.py `package` does what `chalice` does there),
+# with the event-source settings of infra/event_sources.py merged in.
 package: $(STAMP)  ## build the stage's SAM template and zip into build/package-$(STAGE)
-	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} PIP_NO_DEPS=1 \
-		$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/event-sources.json build/package-$(STAGE)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} \
+		$(PY) -m infra.deploy package --stage $(STAGE) --project-dir "$(CURDIR)" --out build/package-$(STAGE)
 	@ls -l build/package-$(STAGE)/deployment.zip
 
 bench: $(STAMP)

@@ -32,7 +32,7 @@ def shape_and_log(request: Request, get_response: Any) -> Response:
 
 
 # Chalice cannot set FunctionResponseTypes, retry bounds or failure destinations on the event
-# sources; `make deploy` and `make package` add them (see the README).
+# sources; `make deploy` and `make package` add them from infra/event_sources.py (see the README).
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     """Publish one SNS message per person change on the table's stream."""

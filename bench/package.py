@@ -22,12 +22,12 @@ STAGE = "dev"
 
 
 def build(out: Path) -> Path:
-    """`chalice package --stage dev OUT` exactly as `make package` runs it; the zip's path."""
-    from infra.deploy import chalice
+    """The package exactly as `make package` builds it; the zip's path."""
+    from infra.deploy import ROOT, Project, package
 
     # As the Makefile does: packaging needs a region, never credentials.
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    chalice("package", "--stage", STAGE, str(out))
+    package(STAGE, Project(ROOT), out)
     return out / "deployment.zip"
 
 

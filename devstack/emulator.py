@@ -10,7 +10,15 @@ condition of a transaction before writing anything. moto 5 does none of this:
   failed, and then restores the snapshot, which wipes writes other requests made meanwhile and
   leaks the rolled-back writes into the table's stream (whose shard the restore also swaps).
 So every DynamoDB request runs under one lock, and a transaction whose conditions fail is
-cancelled before it writes. This is the local stack's emulator only; AWS needs none of it.
+cancelled before it writes.
+
+API Gateway: moto's ImportRestApi/PutRestApi refuse the Swagger 2.0 document Chalice sends
+(only OpenAPI 3 passes its version check) and ImportRestApi requires `info.description`. The
+paths and `x-amazon-apigateway-integration` extensions moto reads are the same in both
+versions, so the document is handed on as OpenAPI 3; every document received is kept in
+IMPORTED_API_DOCUMENTS (moto drops the authorizers, so tests check them there).
+
+This is the emulator only (local stack and tests); AWS needs none of it.
 """
 
 from __future__ import annotations
@@ -91,10 +99,52 @@ def _serialise_dynamodb() -> None:
     DynamoDBBackend.transact_write_items = _transaction(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
 
 
+# Every API document ImportRestApi/PutRestApi received, as sent: (rest API id, document).
+IMPORTED_API_DOCUMENTS: list[tuple[str, dict[str, Any]]] = []
+
+
+def _as_openapi3(api_doc: dict[str, Any]) -> dict[str, Any]:
+    doc = {k: v for k, v in api_doc.items() if k != "swagger"}
+    doc["openapi"] = "3.0.1"
+    doc["info"] = {"description": "", **api_doc.get("info", {})}
+    return doc
+
+
+def _accept_swagger_imports() -> None:
+    """Let moto import the Swagger 2.0 document Chalice sends, and record it (idempotent)."""
+    from moto.apigateway.models import APIGatewayBackend
+
+    put_rest_api = APIGatewayBackend.put_rest_api
+    if getattr(put_rest_api, "accepts_swagger", False):
+        return
+
+    @functools.wraps(put_rest_api)
+    def put(
+        self: Any, function_id: str, api_doc: dict[str, Any], fail_on_warnings: bool, mode: str = "merge"
+    ) -> Any:
+        IMPORTED_API_DOCUMENTS.append((function_id, api_doc))
+        return put_rest_api(self, function_id, _as_openapi3(api_doc), False, mode)
+
+    import_rest_api = APIGatewayBackend.import_rest_api
+
+    @functools.wraps(import_rest_api)
+    def import_(self: Any, api_doc: dict[str, Any], fail_on_warnings: bool) -> Any:
+        api = self.create_rest_api(
+            name=api_doc["info"]["title"], description=api_doc["info"].get("description")
+        )
+        put(self, api.id, api_doc, fail_on_warnings)
+        return api
+
+    put.accepts_swagger = True  # type: ignore[attr-defined]
+    APIGatewayBackend.put_rest_api = put  # type: ignore[method-assign]
+    APIGatewayBackend.import_rest_api = import_  # type: ignore[method-assign]
+
+
 def start_emulator(port: int) -> ThreadedMotoServer:
     """Start moto server on 127.0.0.1:port in a background thread."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     _serialise_dynamodb()
+    _accept_swagger_imports()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server

@@ -22,13 +22,25 @@ from datetime import datetime
 from typing import Any
 
 from devstack.provision import StackInfo, client
+from infra import event_sources
 
 log = logging.getLogger("devstack.pump")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_BATCH_SIZE = 100  # as app.py's on_dynamodb_record
-STREAM_MAX_RETRY_ATTEMPTS = 10  # what the deploy issue sets on the event source mapping
-SNS_MAX_RECEIVES = 3  # Lambda async invocation: the first attempt and two retries
+# As deployed (infra/event_sources.py): the mapping's retry bound, and the async invocation's
+# first attempt plus its retries.
+STREAM_MAX_RETRY_ATTEMPTS = event_sources.STREAM_MAX_RETRY_ATTEMPTS
+SNS_MAX_RECEIVES = event_sources.SUBSCRIBER_MAX_DELIVERIES
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before the stream handler's retry number `attempt` (1, 2, ...): 0.5 s doubling to
+    8 s, so the deployed bound of 5 retries rides out an outage of about 15 s locally (Lambda
+    keeps retrying a failing batch for as long as the record age allows)."""
+    return min(0.25 * 2.0**attempt, 8.0)
+
+
 # The stream is polled often right after activity and less when idle: every poll leaves a
 # shard iterator behind in the emulator's memory.
 POLL_SECONDS = (0.05, 0.5)
@@ -204,7 +216,7 @@ class Pump:
                 )
             else:
                 shard.iterator = self._iterator_at(shard_id, failed, "AT_SEQUENCE_NUMBER")
-                shard.retry_at = time.monotonic() + min(0.1 * 2**shard.attempts, 2.0)
+                shard.retry_at = time.monotonic() + retry_delay(shard.attempts)
         return given
 
     def _invoke_stream(self, payload: dict[str, Any]) -> str | None:

@@ -8,8 +8,13 @@ deploy:  create or update the stage's CloudFormation stack (infra/template.yaml)
          SNS subscriber. Every step converges, so re-running is safe.
 destroy: `chalice delete`, then the stack and the cursor key (asks first on prod).
 
-Usage: python -m infra.deploy deploy --stage dev
-       python -m infra.deploy destroy --stage dev [--yes]
+Usage: python -m infra.deploy deploy --stage dev [--project-dir DIR]
+                                 [--user-pool-id ID --app-client-id ID]
+       python -m infra.deploy destroy --stage dev [--yes] [--project-dir DIR]
+
+--project-dir (default: the checkout this file is in; the Makefile passes its own directory)
+is the one place that says which project is deployed: the template, the gateway responses,
+`.chalice/` and the code `chalice deploy` packages are all read from it.
 """
 
 from __future__ import annotations
@@ -23,14 +28,46 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra import event_sources
+
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "template.yaml"
-GATEWAY_RESPONSES = ROOT / "infra" / "gateway-responses.json"
-CHALICE_DIR = ROOT / ".chalice"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where everything the deploy reads and writes lives."""
+
+    root: Path
+
+    @property
+    def template(self) -> Path:
+        return self.root / "infra" / "template.yaml"
+
+    @property
+    def gateway_responses(self) -> Path:
+        return self.root / "infra" / "gateway-responses.json"
+
+    @property
+    def chalice_dir(self) -> Path:
+        return self.root / ".chalice"
+
+
+@dataclass(frozen=True)
+class ExistingUserPool:
+    """A user pool made outside the stack (the template then creates none)."""
+
+    pool_id: str
+    pool_arn: str
+    app_client_id: str
+
+
 APP_NAME = "people-api"
+# app.py's handlers: Chalice deploys one function (and role) for each.
+HANDLERS = ("api_handler", "publish_changes", "record_notification")
 PROTECTED_STAGES = frozenset({"prod"})
 
 # Stack output -> environment variable the app reads (chalicelib/config.py).
@@ -43,11 +80,6 @@ OUTPUT_TO_ENV = {
     "AppClientId": "COGNITO_APP_CLIENT_ID",
 }
 
-# The stream handler gives up on a batch after this many retries (halving it on each error
-# first), and sends the batch's location to the stack's StreamFailureQueue.
-STREAM_MAX_RETRIES = 5
-STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
-
 # Least privilege: the only actions the code performs, on this stage's resources only.
 # tests/integration/test_policy.py derives the DynamoDB actions by running the API and
 # fails if this grants more or less than the code uses.
@@ -55,7 +87,10 @@ STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
 # IAM has no TransactWriteItems action: each item of a transaction is authorised as the
 # operation it performs (Put -> dynamodb:PutItem, ConditionCheck -> dynamodb:ConditionCheckItem),
 # so the idempotent POST's transaction of two Puts needs only PutItem.
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# The SNS subscriber reads the person's owner (one GetItem, to refuse forged events) and writes
+# each history entry once, with a condition (a conditional PutItem).
+RECORDER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 INDEX_ACTIONS = ("dynamodb:Query",)
 # Used by Lambda's event source mapping (on the function's role) to read the stream.
 STREAM_ACTIONS = (
@@ -65,17 +100,48 @@ STREAM_ACTIONS = (
     "dynamodb:ListStreams",
 )
 TOPIC_ACTIONS = ("sns:Publish",)
+# The API function reads the cursor key on first use (GetParameter WithDecryption).
+PARAMETER_ACTIONS = ("ssm:GetParameter",)
 # Lambda sends failed stream batches and failed SNS-triggered events with the function's role.
 QUEUE_ACTIONS = ("sqs:SendMessage",)
 # Set here, not with Chalice's log_retention_in_days: `chalice package` then emits a log group
 # referring to a function resource that does not exist (ApiHandler vs APIHandler).
 LOG_RETENTION_DAYS = {"prod": 90}
 DEFAULT_LOG_RETENTION_DAYS = 14
+# API Gateway stage throttling (requests per second, burst): one client cannot take all of the
+# account's Lambda concurrency. The API function's reserved concurrency on prod is 50.
+THROTTLING = {"prod": (100.0, 200)}
+DEFAULT_THROTTLING = (20.0, 40)
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
 class DeployError(RuntimeError):
     """A step of the deployment failed in a way the user must fix."""
+
+
+# Chalice gives the functions the Lambda runtime of the Python it runs under. python3.11 runs on
+# Amazon Linux 2 (end of life 2026-06-30); 3.12 and 3.13 run on Amazon Linux 2023.
+OLDEST_DEPLOY_PYTHON = (3, 12)
+
+
+def check_runtime(version: tuple[int, ...], endpoint: str | None) -> None:
+    """Refuse to deploy to AWS from an interpreter whose Lambda runtime has no future.
+
+    An emulator on loopback (AWS_ENDPOINT_URL, as in the tests) takes any runtime, so the
+    tests also run where only Python 3.11 is installed.
+    """
+    from urllib.parse import urlsplit
+
+    if endpoint and urlsplit(endpoint).hostname in {"127.0.0.1", "localhost", "::1"}:
+        return
+    if tuple(version[:2]) < OLDEST_DEPLOY_PYTHON:
+        have = ".".join(map(str, version[:2]))
+        raise DeployError(
+            f"this is Python {have}, and Chalice deploys the functions on the Lambda runtime of the "
+            f"Python it runs under: python{have} runs on Amazon Linux 2, which reaches end of life on "
+            "2026-06-30. Install Python 3.13 (or 3.12), then `make clean` and `make deploy` again "
+            "(the Makefile builds .venv with python3.13 when it finds one)."
+        )
 
 
 def stack_name(stage: str) -> str:
@@ -93,23 +159,65 @@ def _stack_outputs(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-def ensure_stack(cfn: Any, stage: str, template_body: str, *, wait: bool = True) -> dict[str, str]:
+POOL_PARAMETERS = ("ExistingUserPoolId", "ExistingUserPoolArn", "ExistingAppClientId")
+GITHUB_PARAMETERS = ("GitHubRepository",)
+
+
+def stack_parameters(
+    stage: str,
+    pool: ExistingUserPool | None,
+    *,
+    previous: Mapping[str, str] | None = None,
+    github_repository: str = "",
+) -> list[dict[str, Any]]:
+    """The template's parameters; on an update, what is not given keeps its previous value.
+
+    (The previous value is passed explicitly rather than with UsePreviousValue, which the
+    emulator's CloudFormation cannot resolve for a parameter left at its default.)
+    """
+    given: dict[str, str] = {"Stage": stage}
+    if pool is not None:
+        values = (pool.pool_id, pool.pool_arn, pool.app_client_id)
+        given.update(zip(POOL_PARAMETERS, values, strict=True))
+    if github_repository:
+        given["GitHubRepository"] = github_repository
+    for key in (*POOL_PARAMETERS, *GITHUB_PARAMETERS):
+        if key not in given and previous and key in previous:
+            given[key] = previous[key]
+    return [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
+
+
+def ensure_stack(
+    cfn: Any,
+    stage: str,
+    template_body: str,
+    *,
+    pool: ExistingUserPool | None = None,
+    github_repository: str = "",
+    wait: bool = True,
+) -> dict[str, str]:
     """Create the stage's stack or update it to the template; return its outputs."""
     from botocore.exceptions import ClientError
 
     name = stack_name(stage)
-    args: dict[str, Any] = {
-        "StackName": name,
-        "TemplateBody": template_body,
-        "Parameters": [{"ParameterKey": "Stage", "ParameterValue": stage}],
-        "Tags": [{"Key": "app", "Value": APP_NAME}, {"Key": "stage", "Value": stage}],
-    }
     try:
         existing = cfn.describe_stacks(StackName=name)["Stacks"][0]
     except ClientError as exc:
         if "does not exist" not in str(exc):
             raise
         existing = None
+    previous = {
+        p["ParameterKey"]: p.get("ParameterValue", "") for p in (existing or {}).get("Parameters", [])
+    }
+    parameters = stack_parameters(stage, pool, previous=previous, github_repository=github_repository)
+    args: dict[str, Any] = {
+        "StackName": name,
+        "TemplateBody": template_body,
+        "Parameters": parameters,
+        "Tags": [{"Key": "app", "Value": APP_NAME}, {"Key": "stage", "Value": stage}],
+        # The optional GitHub deploy role has a name (people-api-<stage>-github-deploy).
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+    }
     if existing is not None and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise DeployError(
             f"stack {name} failed to create earlier (ROLLBACK_COMPLETE); "
@@ -174,21 +282,32 @@ def ensure_cursor_secret(ssm: Any, stage: str) -> str:
 # --- .chalice/ files -------------------------------------------------------------------
 
 
-def stage_env_from(outputs: Mapping[str, str], cursor_secret: str) -> dict[str, str]:
-    """The environment variables the stack and the key give the stage."""
+def stage_env_from(outputs: Mapping[str, str], stage: str) -> dict[str, str]:
+    """The environment variables the stack gives the stage: names and ARNs, never a secret.
+
+    The cursor key stays in SSM: the API function gets the parameter's name and reads the value
+    on first use of a cursor.
+    """
     missing = sorted(set(OUTPUT_TO_ENV) - set(outputs))
     if missing:
         raise DeployError(f"the stack has no outputs {missing}; is infra/template.yaml deployed?")
     env = {variable: outputs[output] for output, variable in OUTPUT_TO_ENV.items()}
-    env["CURSOR_SECRET"] = cursor_secret
+    env["CURSOR_SECRET_PARAMETER"] = cursor_secret_parameter(stage)
     return env
 
 
-def write_stage_environment(config_path: Path, stage: str, env: Mapping[str, str]) -> None:
-    """Merge `env` into the stage's environment_variables, keeping everything else."""
+def write_stage_config(config_path: Path, stage: str, env: Mapping[str, str]) -> None:
+    """The stage's environment (merged; a cursor key written by an older deploy is removed)
+    and each function's own policy file."""
     config = json.loads(config_path.read_text())
     stage_config = config["stages"][stage]
-    stage_config.setdefault("environment_variables", {}).update(env)
+    variables = stage_config.setdefault("environment_variables", {})
+    variables.pop("CURSOR_SECRET", None)
+    variables.update(env)
+    stage_config.pop("iam_policy_file", None)
+    functions = stage_config.setdefault("lambda_functions", {})
+    for handler in HANDLERS:
+        functions.setdefault(handler, {})["iam_policy_file"] = policy_file(stage, handler)
     config_path.write_text(json.dumps(config, indent=2) + "\n")
 
 
@@ -198,47 +317,54 @@ def _arn_parts(arn: str) -> tuple[str, str, str]:
     return parts[1], parts[3], parts[4]
 
 
-def policy_document(outputs: Mapping[str, str]) -> dict[str, Any]:
-    """The stage's IAM policy: only what the code does, only on this stage's resources."""
+def function_name(stage: str, handler: str) -> str:
+    """The Lambda function Chalice deploys for a handler (the API handler has the bare name)."""
+    return stack_name(stage) if handler == "api_handler" else f"{stack_name(stage)}-{handler}"
+
+
+def _allow(sid: str, actions: Iterable[str], resources: Iterable[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+
+
+def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[str, Any]]:
+    """Each function's IAM policy: only what that function's code (and Lambda for it) does,
+    only on this stage's resources. tests/integration/test_policy.py runs each function and
+    fails if its policy grants more or less than it uses."""
     table_arn = outputs["TableArn"]
     partition, region, account = _arn_parts(table_arn)
-    log_group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{APP_NAME}-*"
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Sid": "Table", "Effect": "Allow", "Action": list(TABLE_ACTIONS), "Resource": [table_arn]},
-            {
-                "Sid": "OwnerIndex",
-                "Effect": "Allow",
-                "Action": list(INDEX_ACTIONS),
-                "Resource": [f"{table_arn}/index/by-owner"],
-            },
-            {
-                "Sid": "TableStream",
-                "Effect": "Allow",
-                "Action": list(STREAM_ACTIONS),
-                "Resource": [outputs["TableStreamArn"]],
-            },
-            {
-                "Sid": "ChangesTopic",
-                "Effect": "Allow",
-                "Action": list(TOPIC_ACTIONS),
-                "Resource": [outputs["ChangesTopicArn"]],
-            },
-            {
-                "Sid": "FailureQueues",
-                "Effect": "Allow",
-                "Action": list(QUEUE_ACTIONS),
-                "Resource": [outputs["StreamFailureQueueArn"], outputs["SubscriberDeadLetterQueueArn"]],
-            },
-            {
-                "Sid": "Logs",
-                "Effect": "Allow",
-                "Action": list(LOG_ACTIONS),
-                "Resource": [log_group, f"{log_group}:*"],
-            },
+
+    def logs(handler: str) -> dict[str, Any]:
+        name = function_name(stage, handler)
+        group = f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{name}"
+        return _allow("Logs", LOG_ACTIONS, [group, f"{group}:*"])
+
+    parameter = f"arn:{partition}:ssm:{region}:{account}:parameter{cursor_secret_parameter(stage)}"
+    statements = {
+        "api_handler": [
+            _allow("Table", API_TABLE_ACTIONS, [table_arn]),
+            _allow("OwnerIndex", INDEX_ACTIONS, [f"{table_arn}/index/by-owner"]),
+            # The SecureString is encrypted with the AWS managed key aws/ssm, whose key policy
+            # lets SSM decrypt for any principal of the account allowed GetParameter: no kms grant.
+            _allow("CursorKey", PARAMETER_ACTIONS, [parameter]),
+        ],
+        "publish_changes": [
+            _allow("TableStream", STREAM_ACTIONS, [outputs["TableStreamArn"]]),
+            _allow("ChangesTopic", TOPIC_ACTIONS, [outputs["ChangesTopicArn"]]),
+            _allow("FailureQueue", QUEUE_ACTIONS, [outputs["StreamFailureQueueArn"]]),
+        ],
+        "record_notification": [
+            _allow("Table", RECORDER_TABLE_ACTIONS, [table_arn]),
+            _allow("FailureQueue", QUEUE_ACTIONS, [outputs["SubscriberDeadLetterQueueArn"]]),
         ],
     }
+    return {
+        handler: {"Version": "2012-10-17", "Statement": [*grants, logs(handler)]}
+        for handler, grants in statements.items()
+    }
+
+
+def policy_file(stage: str, handler: str) -> str:
+    return f"policy-{stage}-{handler}.json"
 
 
 def placeholder_outputs(stage: str) -> dict[str, str]:
@@ -259,10 +385,14 @@ def placeholder_outputs(stage: str) -> dict[str, str]:
     }
 
 
-def write_policy(chalice_dir: Path, stage: str, outputs: Mapping[str, str]) -> Path:
-    path = chalice_dir / f"policy-{stage}.json"
-    path.write_text(json.dumps(policy_document(outputs), indent=2) + "\n")
-    return path
+def write_policies(chalice_dir: Path, stage: str, outputs: Mapping[str, str]) -> list[Path]:
+    """One policy file per function, named by that function's `iam_policy_file` in config.json."""
+    paths = []
+    for handler, document in policy_documents(outputs, stage).items():
+        path = chalice_dir / policy_file(stage, handler)
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        paths.append(path)
+    return paths
 
 
 def deployed_resources(chalice_dir: Path, stage: str) -> list[dict[str, Any]]:
@@ -281,22 +411,38 @@ def _of_type(resources: Iterable[Mapping[str, Any]], resource_type: str) -> list
 # --- what Chalice cannot express -------------------------------------------------------
 
 
-def gateway_responses(table: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """put_gateway_response arguments: problem+json bodies with CORS headers."""
+def gateway_cors(origins: frozenset[str]) -> dict[str, str]:
+    """The CORS headers of the gateway's own answers, for the stage's allowed origins.
+
+    A gateway response can only carry static headers (or echo a request header, which would
+    grant every origin), so a stage may list at most one browser origin: that one is granted
+    exactly as the app grants it (chalicelib/web/cors.py); with none, only `Vary: Origin`.
+    """
+    from chalicelib.web.cors import cors_headers
+
+    if len(origins) > 1:
+        raise DeployError(
+            f"CORS_ALLOWED_ORIGINS lists {len(origins)} origins; the gateway's own answers (401, 403, "
+            "throttling) can carry only one: serve the console from one origin per stage"
+        )
+    origin = next(iter(origins), None)
+    return cors_headers(origin, origins)
+
+
+def gateway_responses(
+    table: Mapping[str, Any], origins: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """put_gateway_response arguments: problem+json bodies with the stage's CORS headers."""
     from chalicelib.web.problems import PROBLEM, encode, gateway_problem, problem_headers
 
+    cors = gateway_cors(origins)
     out = []
     for response_type, spec in table.items():
         if response_type.startswith("_"):
             continue
         # API Gateway fills $context variables into the template when it answers.
         template = encode(gateway_problem(spec, request_id="$context.requestId")).decode()
-        headers = {
-            **problem_headers(spec["status"] or 0),
-            "Access-Control-Allow-Origin": "*",
-            "Access-Control-Allow-Headers": "Authorization,Content-Type,If-Match",
-            "Access-Control-Expose-Headers": "ETag,Link,Location",
-        }
+        headers = {**problem_headers(spec["status"] or 0), **cors}
         args: dict[str, Any] = {
             "responseType": response_type,
             "responseParameters": {f"gatewayresponse.header.{k}": f"'{v}'" for k, v in headers.items()},
@@ -308,12 +454,32 @@ def gateway_responses(table: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def put_gateway_responses(apigateway: Any, rest_api_id: str, stage_name: str) -> None:
+def put_gateway_responses(
+    apigateway: Any,
+    rest_api_id: str,
+    stage_name: str,
+    table_path: Path,
+    origins: frozenset[str] = frozenset(),
+) -> None:
     """Install the gateway responses and redeploy the API stage so they take effect."""
-    table = json.loads(GATEWAY_RESPONSES.read_text())
-    for args in gateway_responses(table):
+    table = json.loads(table_path.read_text())
+    for args in gateway_responses(table, origins):
         apigateway.put_gateway_response(restApiId=rest_api_id, **args)
     apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name, description="gateway responses")
+
+
+def set_throttling(apigateway: Any, rest_api_id: str, stage_name: str, stage: str) -> tuple[float, int]:
+    """Rate and burst limits for every method of the API stage."""
+    rate, burst = THROTTLING.get(stage, DEFAULT_THROTTLING)
+    apigateway.update_stage(
+        restApiId=rest_api_id,
+        stageName=stage_name,
+        patchOperations=[
+            {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+            {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+        ],
+    )
+    return rate, burst
 
 
 def configure_event_handlers(
@@ -328,11 +494,7 @@ def configure_event_handlers(
     for mapping in _of_type(resources, "dynamodb_event"):
         lambda_client.update_event_source_mapping(
             UUID=mapping["event_uuid"],
-            MaximumRetryAttempts=STREAM_MAX_RETRIES,
-            MaximumRecordAgeInSeconds=STREAM_MAX_RECORD_AGE_SECONDS,
-            BisectBatchOnFunctionError=True,
-            FunctionResponseTypes=["ReportBatchItemFailures"],
-            DestinationConfig={"OnFailure": {"Destination": outputs["StreamFailureQueueArn"]}},
+            **event_sources.stream_mapping_settings(outputs["StreamFailureQueueArn"]),
         )
         done.append(f"stream mapping {mapping['event_uuid']}: on failure -> stream-failures queue")
     dlq = outputs["SubscriberDeadLetterQueueArn"]
@@ -340,13 +502,11 @@ def configure_event_handlers(
         sns.set_subscription_attributes(
             SubscriptionArn=subscription["subscription_arn"],
             AttributeName="RedrivePolicy",
-            AttributeValue=json.dumps({"deadLetterTargetArn": dlq}),
+            AttributeValue=event_sources.subscription_redrive_policy(dlq),
         )
         # SNS invokes Lambda asynchronously: after Lambda's own retries, park the event.
         lambda_client.put_function_event_invoke_config(
-            FunctionName=subscription["lambda_arn"],
-            MaximumRetryAttempts=2,
-            DestinationConfig={"OnFailure": {"Destination": dlq}},
+            FunctionName=subscription["lambda_arn"], **event_sources.subscriber_invoke_settings(dlq)
         )
         done.append(f"subscription {subscription['subscription_arn']}: dead letters -> subscriber-dlq")
     return done
@@ -377,36 +537,81 @@ def delete_log_groups(logs: Any, resources: Iterable[Mapping[str, Any]]) -> None
 # --- the commands ----------------------------------------------------------------------
 
 
-def chalice(*args: str) -> None:
+def chalice(project: Project, *args: str) -> None:
     """Run the chalice CLI of this interpreter's environment on the project."""
     cli = Path(sys.executable).with_name("chalice")
-    command = [str(cli) if cli.exists() else "chalice", "--project-dir", str(ROOT), *args]
+    command = [str(cli) if cli.exists() else "chalice", "--project-dir", str(project.root), *args]
     # PIP_NO_DEPS: requirements.txt lists the full runtime closure except the AWS SDK, which
     # the Lambda runtime provides (see README "Package size").
     env = {**os.environ, "PIP_NO_DEPS": "1"}
-    # Chalice reuses a cached zip keyed on requirements.txt alone, which may have been built
-    # without PIP_NO_DEPS (a plain `chalice deploy`, with the SDK inside): always rebuild.
-    shutil.rmtree(ROOT / ".chalice" / "deployments", ignore_errors=True)
-    if subprocess.run(command, env=env, check=False).returncode != 0:
-        raise DeployError(f"`chalice {' '.join(args)}` failed")
+    # Chalice reuses a cached zip keyed on requirements.txt and the Python version alone, which
+    # may have been built without PIP_NO_DEPS (a plain `chalice deploy`, with the SDK inside):
+    # always rebuild, and leave no zip behind for a later run to pick up either.
+    cache = project.chalice_dir / "deployments"
+    shutil.rmtree(cache, ignore_errors=True)
+    try:
+        if subprocess.run(command, env=env, check=False).returncode != 0:
+            raise DeployError(f"`chalice {' '.join(args)}` failed")
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
 
 
-def deploy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chalice) -> str:
+def package(stage: str, project: Project, out: Path, *, run_chalice: Callable[..., None] = chalice) -> None:
+    """`chalice package` with the event-source settings merged in (infra/event_sources.py)."""
+    merge = out.parent / f"merge-template-{stage}.json"
+    merge.parent.mkdir(parents=True, exist_ok=True)
+    merge.write_text(json.dumps(event_sources.merge_template(stage), indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    run_chalice(project, "package", "--stage", stage, "--merge-template", str(merge), str(out))
+
+
+def existing_user_pool(cognito: Any, pool_id: str, app_client_id: str) -> ExistingUserPool:
+    """Describe a pool made elsewhere, and give it the admins group the app relies on."""
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=app_client_id)
+    with contextlib.suppress(cognito.exceptions.GroupExistsException):
+        cognito.create_group(UserPoolId=pool_id, GroupName="admins")
+    return ExistingUserPool(pool_id=pool_id, pool_arn=pool["Arn"], app_client_id=app_client_id)
+
+
+def deploy(
+    stage: str,
+    session: Any,
+    project: Project,
+    *,
+    pool: ExistingUserPool | None = None,
+    github_repository: str = "",
+    run_chalice: Callable[..., None] = chalice,
+) -> str:
     """Deploy the stage end to end; return the API URL."""
     if stage == "local":
         raise DeployError("the local stage runs under `make run`, not on AWS")
-    outputs = ensure_stack(session.client("cloudformation"), stage, TEMPLATE.read_text())
-    secret = ensure_cursor_secret(session.client("ssm"), stage)
-    write_stage_environment(CHALICE_DIR / "config.json", stage, stage_env_from(outputs, secret))
-    write_policy(CHALICE_DIR, stage, outputs)
-    run_chalice("deploy", "--stage", stage)
-    resources = deployed_resources(CHALICE_DIR, stage)
+    check_runtime(tuple(sys.version_info[:3]), os.environ.get("AWS_ENDPOINT_URL"))
+    outputs = ensure_stack(
+        session.client("cloudformation"),
+        stage,
+        project.template.read_text(),
+        pool=pool,
+        github_repository=github_repository,
+    )
+    ensure_cursor_secret(session.client("ssm"), stage)
+    write_stage_config(project.chalice_dir / "config.json", stage, stage_env_from(outputs, stage))
+    write_policies(project.chalice_dir, stage, outputs)
+    run_chalice(project, "deploy", "--stage", stage)
+    resources = deployed_resources(project.chalice_dir, stage)
     apis = _of_type(resources, "rest_api")
     if not apis:
         raise DeployError(f".chalice/deployed/{stage}.json names no REST API; did chalice deploy run?")
-    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    config = json.loads((project.chalice_dir / "config.json").read_text())
     api_stage = config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api"))
-    put_gateway_responses(session.client("apigateway"), apis[0]["rest_api_id"], api_stage)
+    apigateway = session.client("apigateway")
+    from chalicelib.config import parse_allowed_origins
+
+    origins = parse_allowed_origins(
+        config["stages"][stage]["environment_variables"].get("CORS_ALLOWED_ORIGINS", "")
+    )
+    put_gateway_responses(apigateway, apis[0]["rest_api_id"], api_stage, project.gateway_responses, origins)
+    set_throttling(apigateway, apis[0]["rest_api_id"], api_stage, stage)
     set_log_retention(session.client("logs"), resources, stage)
     for line in configure_event_handlers(session.client("lambda"), session.client("sns"), resources, outputs):
         print(line, file=sys.stderr)
@@ -431,10 +636,12 @@ def confirm_destroy(stage: str, answer: Callable[[str], str] = input) -> bool:
     return typed.strip() == stage
 
 
-def destroy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chalice) -> None:
-    resources = deployed_resources(CHALICE_DIR, stage)
+def destroy(
+    stage: str, session: Any, project: Project, *, run_chalice: Callable[..., None] = chalice
+) -> None:
+    resources = deployed_resources(project.chalice_dir, stage)
     if resources:
-        run_chalice("delete", "--stage", stage)
+        run_chalice(project, "delete", "--stage", stage)
         delete_log_groups(session.client("logs"), resources)
     delete_stack(session.client("cloudformation"), stage)
     ssm = session.client("ssm")
@@ -445,10 +652,29 @@ def destroy(stage: str, session: Any, *, run_chalice: Callable[..., None] = chal
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["deploy", "destroy"])
+    parser.add_argument("command", choices=["deploy", "destroy", "package"])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--yes", action="store_true", help="destroy a protected stage without asking")
+    parser.add_argument("--project-dir", type=Path, default=ROOT, help="the project to deploy")
+    parser.add_argument("--user-pool-id", default="", help="use this user pool instead of creating one")
+    parser.add_argument("--app-client-id", default="", help="the app client of --user-pool-id")
+    parser.add_argument("--out", type=Path, help="package: where the SAM template and zip go")
+    parser.add_argument(
+        "--github-repository", default="", help="owner/name: create a deploy role its main branch may assume"
+    )
     args = parser.parse_args(argv)
+    if bool(args.user_pool_id) != bool(args.app_client_id):
+        parser.error("--user-pool-id and --app-client-id go together")
+    project = Project(args.project_dir.resolve())
+    if args.command == "package":
+        try:
+            package(
+                args.stage, project, (args.out or project.root / "build" / f"package-{args.stage}").resolve()
+            )
+        except DeployError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        return 0
     import boto3
 
     session = boto3.session.Session()  # type: ignore[no-untyped-call]
@@ -457,12 +683,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "deploy":
-            deploy(args.stage, session)
+            pool = None
+            if args.user_pool_id:
+                cognito = session.client("cognito-idp")  # type: ignore[no-untyped-call]
+                pool = existing_user_pool(cognito, args.user_pool_id, args.app_client_id)
+            deploy(args.stage, session, project, pool=pool, github_repository=args.github_repository)
         else:
             if not args.yes and not confirm_destroy(args.stage):
                 print("not destroyed", file=sys.stderr)
                 return 1
-            destroy(args.stage, session)
+            destroy(args.stage, session, project)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

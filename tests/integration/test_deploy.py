@@ -1,4 +1,7 @@
-"""The deploy script against the emulator (in-process moto): stack, config, key, gateway."""
+"""Steps of the deploy script against the emulator: stack, config, key, gateway.
+
+tests/deploy runs the whole `make deploy` / `make destroy` for real.
+"""
 
 from __future__ import annotations
 
@@ -93,20 +96,27 @@ def test_outputs_land_in_only_that_stages_environment(aws: Any, tmp_path: Path) 
     config = tmp_path / "config.json"
     shutil.copy(ROOT / ".chalice" / "config.json", config)
     before = json.loads(config.read_text())
-    deploy.write_stage_environment(config, "dev", deploy.stage_env_from(outputs, "k"))
+    before["stages"]["dev"]["environment_variables"]["CURSOR_SECRET"] = "written-by-an-older-deploy"
+    config.write_text(json.dumps(before))
+    deploy.write_stage_config(config, "dev", deploy.stage_env_from(outputs, "dev"))
     after = json.loads(config.read_text())
     env = after["stages"]["dev"]["environment_variables"]
     assert env["TABLE_STREAM_ARN"] == outputs["TableStreamArn"]
     assert env["CHANGES_TOPIC_ARN"] == outputs["ChangesTopicArn"]
-    assert env["COGNITO_USER_POOL_ARN"] == "arn:pool" and env["CURSOR_SECRET"] == "k"
+    assert env["COGNITO_USER_POOL_ARN"] == "arn:pool"
+    assert env["CURSOR_SECRET_PARAMETER"] == "/people-api/dev/cursor-secret" and "CURSOR_SECRET" not in env
     assert env["STAGE"] == "dev" and env["AUTH_MODE"] == "cognito"
+    functions = after["stages"]["dev"]["lambda_functions"]
+    assert {h: f["iam_policy_file"] for h, f in functions.items()} == {
+        h: f"policy-dev-{h}.json" for h in deploy.HANDLERS
+    }
     assert after["stages"]["prod"] == before["stages"]["prod"]
     assert after["stages"]["local"] == before["stages"]["local"]
 
 
 def test_missing_outputs_are_reported_not_written() -> None:
     with pytest.raises(deploy.DeployError, match="UserPoolArn"):
-        deploy.stage_env_from({"TableName": "t"}, "k")
+        deploy.stage_env_from({"TableName": "t"}, "dev")
 
 
 def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
@@ -115,8 +125,10 @@ def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
     root = apigw.get_resources(restApiId=api)["items"][0]["id"]
     apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
     apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    deploy.put_gateway_responses(apigw, api, "api")
-    deploy.put_gateway_responses(apigw, api, "api")  # re-running converges
+    responses = ROOT / "infra" / "gateway-responses.json"
+    console = frozenset({"https://console.example.com"})
+    deploy.put_gateway_responses(apigw, api, "api", responses, console)
+    deploy.put_gateway_responses(apigw, api, "api", responses, console)  # re-running converges
     table = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
     installed = {r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=api)["items"]}
     for response_type, spec in table.items():
@@ -125,7 +137,10 @@ def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
         response = installed[response_type]
         params = response["responseParameters"]
         assert params["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
-        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+        assert params["gatewayresponse.header.Access-Control-Allow-Origin"] == "'https://console.example.com'"
+        assert params["gatewayresponse.header.Vary"] == "'Origin'"
+        allowed = params["gatewayresponse.header.Access-Control-Allow-Headers"]
+        assert "If-Match" in allowed and "Idempotency-Key" in allowed
         body = json.loads(response["responseTemplates"]["application/json"])
         assert body["type"] == spec["type"] and body["title"] == spec["title"]
         assert body["request_id"] == "$context.requestId"
@@ -134,61 +149,53 @@ def test_gateway_responses_are_problem_json_with_cors(aws: Any) -> None:
     assert "gatewayresponse.header.WWW-Authenticate" in installed["UNAUTHORIZED"]["responseParameters"]
 
 
+def test_gateway_answers_grant_no_origin_when_the_stage_lists_none_and_refuse_several() -> None:
+    table = json.loads((ROOT / "infra" / "gateway-responses.json").read_text())
+    for args in deploy.gateway_responses(table, frozenset()):
+        params = args["responseParameters"]
+        assert "gatewayresponse.header.Access-Control-Allow-Origin" not in params
+        assert params["gatewayresponse.header.Vary"] == "'Origin'"
+    with pytest.raises(deploy.DeployError, match="only one"):
+        deploy.gateway_responses(table, frozenset({"https://a.example", "https://b.example"}))
+
+
 def test_only_prod_asks_before_destroying() -> None:
     assert deploy.confirm_destroy("dev", answer=lambda _: pytest.fail("dev must not ask"))
     assert deploy.confirm_destroy("prod", answer=lambda _: "prod")
     assert not deploy.confirm_destroy("prod", answer=lambda _: "y")
 
 
-def test_deploy_and_destroy_run_end_to_end(aws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """deploy(): stack, key, config, policy, chalice (stubbed: no Lambda here), gateway, logs."""
-    chalice_dir = tmp_path / ".chalice"
-    shutil.copytree(ROOT / ".chalice", chalice_dir, ignore=shutil.ignore_patterns("deployed", "deployments"))
-    template = tmp_path / "template.json"
-    template.write_text(emulator_template())
-    monkeypatch.setattr(deploy, "CHALICE_DIR", chalice_dir)
-    monkeypatch.setattr(deploy, "TEMPLATE", template)
-    # The emulator has no user pool from CloudFormation; give the outputs one.
-    real_ensure = deploy.ensure_stack
+@pytest.mark.parametrize("version", [(3, 11, 7), (3, 10, 0)])
+def test_deploying_to_aws_from_an_old_python_is_refused(version: tuple[int, ...]) -> None:
+    with pytest.raises(deploy.DeployError, match="Amazon Linux 2"):
+        deploy.check_runtime(version, None)
+    with pytest.raises(deploy.DeployError, match=r"Python 3\.1"):
+        deploy.check_runtime(version, "https://example.com")
 
-    def ensure_with_pool(*args: Any, **kwargs: Any) -> dict[str, str]:
-        pool = {"UserPoolId": "us-east-1_x", "UserPoolArn": "arn:aws:cognito-idp:::p", "AppClientId": "c"}
-        return real_ensure(*args, **kwargs) | pool
 
-    monkeypatch.setattr(deploy, "ensure_stack", ensure_with_pool)
-    apigw = aws.client("apigateway")
-    api = apigw.create_rest_api(name="people-api")["id"]
-    root = apigw.get_resources(restApiId=api)["items"][0]["id"]
-    apigw.put_method(restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE")
-    apigw.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
-    ran: list[tuple[str, ...]] = []
+def test_new_pythons_deploy_anywhere_and_old_ones_to_the_emulator() -> None:
+    deploy.check_runtime((3, 12, 0), None)
+    deploy.check_runtime((3, 13, 0), None)
+    deploy.check_runtime((3, 11, 7), "http://127.0.0.1:4566")
 
-    def fake_chalice(*args: str) -> None:
-        ran.append(args)
-        if args[0] == "deploy":
-            (chalice_dir / "deployed").mkdir(exist_ok=True)
-            resources = [
-                {"name": "api_handler", "resource_type": "lambda_function",
-                 "lambda_arn": "arn:aws:lambda:us-east-1:123456789012:function:people-api-dev"},
-                {"name": "rest_api", "resource_type": "rest_api", "rest_api_id": api,
-                 "rest_api_url": f"https://{api}.execute-api.us-east-1.amazonaws.com/api/"},
-            ]  # fmt: skip
-            (chalice_dir / "deployed" / "dev.json").write_text(json.dumps({"resources": resources}))
 
-    url = deploy.deploy("dev", aws, run_chalice=fake_chalice)
-    assert url == f"https://{api}.execute-api.us-east-1.amazonaws.com/api"
-    assert ran == [("deploy", "--stage", "dev")]
-    env = json.loads((chalice_dir / "config.json").read_text())["stages"]["dev"]["environment_variables"]
-    assert env["CURSOR_SECRET"] == deploy.ensure_cursor_secret(aws.client("ssm"), "dev")
-    policy = json.loads((chalice_dir / "policy-dev.json").read_text())
-    assert env["TABLE_STREAM_ARN"] in json.dumps(policy)
-    assert apigw.get_gateway_responses(restApiId=api)["items"]
-    groups = aws.client("logs").describe_log_groups()["logGroups"]
-    assert [(g["logGroupName"], g["retentionInDays"]) for g in groups] == [("/aws/lambda/people-api-dev", 14)]
-    assert deploy.deploy("dev", aws, run_chalice=fake_chalice) == url  # re-running is safe
+def test_make_deploy_refuses_an_old_python_before_touching_aws(tmp_path: Path) -> None:
+    import subprocess
+    import sys
 
-    deploy.destroy("dev", aws, run_chalice=fake_chalice)
-    assert ran[-1] == ("delete", "--stage", "dev")
-    assert aws.client("logs").describe_log_groups()["logGroups"] == []
-    assert aws.client("ssm").describe_parameters()["Parameters"] == []
-    assert "people-api-dev" not in aws.client("dynamodb").list_tables()["TableNames"]
+    script = (
+        "import sys; from infra import deploy; sys.version_info = (3, 11, 0, 'final', 0); "
+        "sys.exit(deploy.main(['deploy', '--stage', 'dev', '--project-dir', sys.argv[1]]))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_ENDPOINT_URL": "http://192.0.2.1:9"}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Amazon Linux 2" in result.stderr and "Python 3.13" in result.stderr

@@ -1,4 +1,4 @@
-"""The stage policies grant exactly what the code does, on that stage's resources only."""
+"""Each function's policy grants exactly what its code does, on that stage's resources only."""
 
 from __future__ import annotations
 
@@ -11,15 +11,6 @@ import pytest
 
 from devstack import ROOT
 from infra import deploy
-
-# Operations Lambda performs with the function's role on the code's behalf (not observable
-# by running the API): the stream event source mapping reads the stream, and failed events
-# go to the failure queues; the stream handler publishes one message per change.
-PLATFORM_ACTIONS = {
-    "stream": set(deploy.STREAM_ACTIONS),
-    "topic": {"sns:Publish"},
-    "queues": {"sqs:SendMessage"},
-}
 
 
 @pytest.fixture
@@ -82,7 +73,7 @@ TRANSACTION_ITEM_ACTIONS = {
 
 
 def observed_actions(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, set[str]]:
-    """IAM actions per resource kind: the table itself, or the by-owner index."""
+    """IAM actions per resource kind: the table itself, the by-owner index, or another service."""
     kinds: dict[str, set[str]] = {"table": set(), "index": set(), "other": set()}
     for service, operation, params in calls:
         if service == "dynamodb" and operation == "TransactWriteItems":
@@ -101,38 +92,133 @@ def statement_actions(policy: dict[str, Any]) -> dict[str, set[str]]:
     return {s["Sid"]: set(s["Action"]) for s in policy["Statement"]}
 
 
-def test_api_uses_exactly_the_table_and_index_actions_the_policy_grants(
-    chalice_app: Any, token_for: Callable[..., str], aws_calls: list[tuple[str, str, dict[str, Any]]]
-) -> None:
+def stage_policies(stage: str) -> dict[str, dict[str, Any]]:
+    """Each function's committed policy file, as config.json names it."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
+    files = {handler: spec["iam_policy_file"] for handler, spec in config["lambda_functions"].items()}
+    return {handler: json.loads((ROOT / ".chalice" / name).read_text()) for handler, name in files.items()}
+
+
+def split_calls(
+    calls: list[tuple[str, str, dict[str, Any]]], spans: list[tuple[int, int, str]]
+) -> dict[str, list[tuple[str, str, dict[str, Any]]]]:
+    out: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+    for start, end, function in spans:
+        out.setdefault(function, []).extend(calls[start:end])
+    return out
+
+
+def run_every_function(
+    chalice_app: Any, token_for: Callable[..., str], stack: Any, calls: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, dict[str, set[str]]]:
+    """Run the API (every route), then the stream and SNS handlers as the pump invokes them;
+    the AWS calls each function's code makes, as IAM actions."""
+    import app as app_module
+    from devstack.pump import Pump
+
+    spans: list[tuple[int, int, str]] = []
+
+    def traced(function: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        def run(event: Any, context: Any) -> Any:
+            start = len(calls)
+            try:
+                return handler(event, context)
+            finally:
+                spans.append((start, len(calls), function))
+
+        return run
+
+    start = len(calls)
     exercise_every_route(chalice_app, token_for)
-    observed = observed_actions([c for c in aws_calls if c[0] != "cognito-idp"])
-    assert observed["other"] == set()
+    spans.append((start, len(calls), "api_handler"))
+    pump = Pump(
+        stack,
+        traced("publish_changes", app_module.publish_changes),
+        traced("record_notification", app_module.record_notification),
+    )
+    for _ in range(50):
+        pump.pump_stream()
+        pump.pump_queue(wait_seconds=0)
+        if {"publish_changes", "record_notification"} <= {f for _, _, f in spans}:
+            break
+    by_function = split_calls(calls, spans)
+    return {f: observed_actions([c for c in fc if c[0] != "cognito-idp"]) for f, fc in by_function.items()}
+
+
+# What Lambda does with the function's role on the code's behalf (not observable by running
+# the code): the stream event source mapping reads the stream; failed events go to the queues.
+PLATFORM = {
+    "publish_changes": {"TableStream": set(deploy.STREAM_ACTIONS), "FailureQueue": {"sqs:SendMessage"}},
+    "record_notification": {"FailureQueue": {"sqs:SendMessage"}},
+    "api_handler": {},
+}
+LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+
+
+def test_each_function_is_granted_exactly_the_actions_its_code_uses(
+    chalice_app: Any,
+    token_for: Callable[..., str],
+    stack: Any,
+    aws_calls: list[tuple[str, str, dict[str, Any]]],
+) -> None:
+    observed = run_every_function(chalice_app, token_for, stack, aws_calls)
+    assert set(observed) == set(deploy.HANDLERS)
     for stage in ("dev", "prod"):
-        granted = statement_actions(json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text()))
-        assert granted["Table"] == observed["table"]
-        assert granted["OwnerIndex"] == observed["index"]
-        assert granted["TableStream"] == PLATFORM_ACTIONS["stream"]
-        assert granted["ChangesTopic"] == PLATFORM_ACTIONS["topic"]
-        assert granted["FailureQueues"] == PLATFORM_ACTIONS["queues"]
-        assert granted["Logs"] == {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+        policies = stage_policies(stage)
+        assert set(policies) == set(deploy.HANDLERS)
+        for function, seen in observed.items():
+            granted = statement_actions(policies[function])
+            expected: dict[str, set[str]] = {"Logs": LOGS, **PLATFORM[function]}
+            if seen["table"]:
+                expected["Table"] = seen["table"]
+            if seen["index"]:
+                expected["OwnerIndex"] = seen["index"]
+            others = seen["other"]
+            if "sns:Publish" in others:
+                expected["ChangesTopic"] = {"sns:Publish"}
+            # The cursor key is read from SSM on first use (the API function only).
+            if function == "api_handler":
+                expected["CursorKey"] = {"ssm:GetParameter"}
+            assert others <= {"sns:Publish", "ssm:GetParameter"}, (function, others)
+            assert granted == expected, (stage, function)
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_policy_names_only_the_stages_resources(stage: str) -> None:
+def test_policies_name_only_the_stages_resources(stage: str) -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage]
     assert config["autogen_policy"] is False
-    assert config["iam_policy_file"] == f"policy-{stage}.json"
-    policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+    assert "iam_policy_file" not in config  # each function names its own
     env = config["environment_variables"]
-    by_sid = {s["Sid"]: s["Resource"] for s in policy["Statement"]}
     table_arn = env["TABLE_STREAM_ARN"].split("/stream/")[0]
     assert table_arn.endswith(f":table/{env['TABLE_NAME']}")
-    assert by_sid["Table"] == [table_arn]
-    assert by_sid["OwnerIndex"] == [f"{table_arn}/index/by-owner"]
-    assert by_sid["TableStream"] == [env["TABLE_STREAM_ARN"]]
-    assert by_sid["ChangesTopic"] == [env["CHANGES_TOPIC_ARN"]]
-    for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow"
-        for resource in statement["Resource"]:
-            assert "*" not in resource.split(":")[:6] or statement["Sid"] == "Logs"
-            assert f"people-api-{stage}" in resource or statement["Sid"] == "Logs"
+    policies = stage_policies(stage)
+    by_sid = {f: {s["Sid"]: s["Resource"] for s in p["Statement"]} for f, p in policies.items()}
+    assert by_sid["api_handler"]["Table"] == [table_arn]
+    assert by_sid["api_handler"]["OwnerIndex"] == [f"{table_arn}/index/by-owner"]
+    assert by_sid["api_handler"]["CursorKey"] == [
+        f"arn:aws:ssm:us-east-1:000000000000:parameter/people-api/{stage}/cursor-secret"
+    ]
+    assert by_sid["publish_changes"]["TableStream"] == [env["TABLE_STREAM_ARN"]]
+    assert by_sid["publish_changes"]["ChangesTopic"] == [env["CHANGES_TOPIC_ARN"]]
+    assert by_sid["publish_changes"]["FailureQueue"][0].endswith(f":people-api-{stage}-stream-failures")
+    assert by_sid["record_notification"]["Table"] == [table_arn]
+    assert by_sid["record_notification"]["FailureQueue"][0].endswith(f":people-api-{stage}-subscriber-dlq")
+    for function, policy in policies.items():
+        for statement in policy["Statement"]:
+            assert statement["Effect"] == "Allow"
+            for resource in statement["Resource"]:
+                assert "*" not in resource.split(":")[:6], (function, resource)
+                assert f"people-api-{stage}" in resource or f"people-api/{stage}/" in resource
+        logs = {s["Sid"]: s["Resource"] for s in policy["Statement"]}["Logs"][0]
+        assert logs.endswith(f":log-group:/aws/lambda/{deploy.function_name(stage, function)}"), logs
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_committed_policies_and_placeholders_come_from_the_deploy_script(stage: str) -> None:
+    """Placeholder ARNs are defined once (deploy.placeholder_outputs); the files follow from it."""
+    outputs = deploy.placeholder_outputs(stage)
+    assert stage_policies(stage) == deploy.policy_documents(outputs, stage)
+    env = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"][stage][
+        "environment_variables"
+    ]
+    assert deploy.stage_env_from(outputs, stage).items() <= env.items()

@@ -1,0 +1,153 @@
+"""One definition of the event sources, used by every path; one package, whatever ran before."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode_str
+
+from devstack import ROOT
+from infra import event_sources
+from tests.deploy.harness import project_copy
+
+STAGE = "dev"
+# The README's instructions for running Chalice by hand ("Deploy"), with `package` for `deploy`.
+README_CHALICE = "rm -rf .chalice/deployments && PIP_NO_DEPS=1 chalice {command} --stage dev"
+
+
+def clean_env() -> dict[str, str]:
+    keep = ("PATH", "HOME", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_CACHE_DIR", "SSL_CERT_FILE")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    venv_bin = str(Path(sys.executable).parent)
+    return {**env, "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def run(project: Path, command: str) -> None:
+    result = subprocess.run(command, shell=True, cwd=project, env=clean_env(), capture_output=True, text=True)
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+
+
+def make_package(project: Path, out: str) -> None:
+    make = f"make --no-print-directory package STAGE={STAGE} PYTHON={sys.executable}"
+    run(project, f"{make} && mv build/package-{STAGE} {out}")
+
+
+def zip_contents(path: Path) -> dict[str, int]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: info.CRC for info in archive.infolist()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return project_copy(tmp_path_factory.mktemp("project"))
+
+
+@pytest.fixture(scope="module")
+def packaged(project: Path) -> dict[str, Any]:
+    make_package(project, "defined")
+    template: dict[str, Any] = json.loads((project / "defined" / "sam.json").read_text())
+    return template
+
+
+def stack_queue_names() -> set[str]:
+    template, errors = decode_str((ROOT / "infra" / "template.yaml").read_text())
+    assert not errors
+    return {
+        resource["Properties"]["QueueName"]["Fn::Sub"].replace("${Stage}", STAGE)
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::SQS::Queue"
+    }
+
+
+def test_make_package_sends_failures_to_the_stacks_queues_with_the_defined_settings(
+    packaged: dict[str, Any],
+) -> None:
+    resources = packaged["Resources"]
+    assert {r["Type"] for r in resources.values()} <= {
+        "AWS::Serverless::Function", "AWS::IAM::Role", "AWS::Serverless::Api", "AWS::Lambda::Permission",
+    }, "the package must not bring queues of its own"  # fmt: skip
+    stream = resources["PublishChanges"]["Properties"]["Events"]["PublishChangesDynamodbEventSource"][
+        "Properties"
+    ]
+    failures = stream["DestinationConfig"]["OnFailure"]["Destination"]
+    assert {k: stream[k] for k in event_sources.stream_mapping_settings(failures)} == (
+        event_sources.stream_mapping_settings(failures)
+    )
+    invoke = resources["RecordNotification"]["Properties"]["EventInvokeConfig"]
+    dead_letters = invoke["DestinationConfig"]["OnFailure"]["Destination"]
+    assert invoke["MaximumRetryAttempts"] == event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+    queues = {arn["Fn::Sub"].rsplit(":", 1)[-1] for arn in (failures, dead_letters)}
+    assert (
+        queues
+        == stack_queue_names()
+        == {
+            event_sources.queue_name(event_sources.STREAM_FAILURE_QUEUE, STAGE),
+            event_sources.queue_name(event_sources.SUBSCRIBER_DLQ, STAGE),
+        }
+    )
+
+
+def test_the_local_pump_retries_as_deployed() -> None:
+    from devstack import pump
+
+    default = inspect.signature(pump.Pump).parameters["max_retry_attempts"].default
+    assert default == event_sources.STREAM_MAX_RETRY_ATTEMPTS
+    assert pump.SNS_MAX_RECEIVES == 1 + event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+    # Five retries ride out a local outage of about 15 s (the e2e outage test), as ten did before.
+    assert sum(pump.retry_delay(n) for n in range(1, event_sources.STREAM_MAX_RETRY_ATTEMPTS + 1)) >= 15
+
+
+def test_no_hand_written_event_source_settings_remain() -> None:
+    """The settings are named in infra/event_sources.py and nowhere else."""
+    for path in [ROOT / "infra" / "deploy.py", ROOT / "devstack" / "pump.py", ROOT / "app.py"]:
+        text = path.read_text()
+        for key in ("MaximumRetryAttempts=", "MaximumRecordAgeInSeconds", "BisectBatchOnFunctionError"):
+            assert key not in text, (path.name, key)
+    assert not (ROOT / "infra" / "event-sources.json").exists()
+
+
+def test_every_path_builds_the_same_package_whatever_ran_before(project: Path) -> None:
+    """A plain `chalice package` (SDK inside) leaves its zip in Chalice's cache; nothing reuses it."""
+    run(project, f"chalice package --stage {STAGE} fat")  # no PIP_NO_DEPS: botocore inside
+    assert "botocore/__init__.py" in zip_contents(project / "fat" / "deployment.zip")
+    make_package(project, "make-first")
+    run(project, README_CHALICE.format(command="package") + " readme-second")
+    run(project, f"chalice package --stage {STAGE} fat-again")
+    run(project, README_CHALICE.format(command="package") + " readme-first")
+    make_package(project, "make-second")
+    built = {name: zip_contents(project / name / "deployment.zip") for name in (
+        "make-first", "readme-second", "readme-first", "make-second")}  # fmt: skip
+    reference = built["make-first"]
+    assert "botocore/__init__.py" not in reference and "msgspec/__init__.py" in reference
+    for name, contents in built.items():
+        assert contents == reference, name
+
+
+def test_the_readme_gives_the_same_chalice_instructions() -> None:
+    assert README_CHALICE.format(command="deploy") in (ROOT / "README.md").read_text()
+
+
+def test_the_readmes_route_table_lists_exactly_the_apps_routes(chalice_app: Any) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| Route | Function |") :].split("\n\n", 1)[0]
+    listed = set(re.findall(r"^\| `([A-Z]+) (/[^`]*)` \| `api_handler` \|", table, flags=re.M))
+    # CORS preflights (OPTIONS on every path) are one sentence under the table, not rows.
+    declared = {
+        (method, path)
+        for path, entry in chalice_app.routes.items()
+        for method in entry
+        if method != "OPTIONS"
+    }
+    assert listed == declared
+    handlers = set(re.findall(r"^\| [^|]+ \| `(\w+)` \|", table, flags=re.M))
+    assert handlers == {"api_handler", "publish_changes", "record_notification"}
