@@ -5,7 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token bench clean deploy destroy package
+.PHONY: run test lint typecheck unit token bench bench-venv clean deploy destroy package
+
+# The benchmark's cold-start and warm children run on the Lambda runtime's Python (3.13) when
+# this machine has one (found by bench/interpreter.py: $$BENCH_PYTHON, python3.13 on PATH, or
+# pyenv), in their own venv holding what ships to Lambda plus the runtime's SDK and Chalice.
+BENCH_VENV := .venv-bench313
+BENCH_PYTHON ?= $(shell $(PYTHON) -m bench.interpreter)
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is required" if sys.version_info < (3, 11) else 0)'
@@ -45,8 +52,21 @@ package: $(STAMP)  ## build the stage's SAM template and zip into build/package-
 		$(VENV)/bin/chalice package --stage $(STAGE) --merge-template infra/event-sources.json build/package-$(STAGE)
 	@ls -l build/package-$(STAGE)/deployment.zip
 
-bench: $(STAMP)
+$(BENCH_STAMP): requirements.txt constraints.txt
+	@if [ -z "$(BENCH_PYTHON)" ]; then \
+		echo "bench: no python3.13 found (set BENCH_PYTHON=...): the children run on $(PY) instead" >&2; \
+	else \
+		test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV); \
+		echo "installing the bench runtime into $(BENCH_VENV) ($(BENCH_PYTHON)) ..." >&2; \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			-r requirements.txt chalice boto3 -c constraints.txt >&2 && \
+		rm -f $(BENCH_VENV)/.installed-* && touch $@; \
+	fi
+
+bench-venv: $(BENCH_STAMP)  ## the python3.13 venv the benchmark children run on
+
+bench: $(STAMP) $(BENCH_STAMP)  ## measure (about 6 minutes); writes bench/RESULTS.md
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .devstack
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .devstack
