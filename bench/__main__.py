@@ -38,15 +38,17 @@ from bench.report import Figure, pending, write
 
 HERE = Path(__file__).resolve().parent
 FULL = {
-    "cold_rounds": 11,
+    "cold_rounds": 25,
     "warm_requests": 20_000,
+    "warm_rounds": 40,
     "local_seconds": 10.0,
     "local_requests": 5_000,
     "history_writes": 40,
 }
 QUICK = {
-    "cold_rounds": 3,
-    "warm_requests": 1_000,
+    "cold_rounds": 6,
+    "warm_requests": 1_200,
+    "warm_rounds": 6,
     "local_seconds": 3.0,
     "local_requests": 1_000,
     "history_writes": 5,
@@ -57,7 +59,7 @@ def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figu
     return {
         "ddb": (ddb_work.SECTION, ddb_work.run),
         "cold": (coldstart.SECTION, lambda: coldstart.run(int(p["cold_rounds"]))),
-        "warm": (warm.SECTION, lambda: warm.run(int(p["warm_requests"]))),
+        "warm": (warm.SECTION, lambda: warm.run(int(p["warm_requests"]), int(p["warm_rounds"]))),
         "package": (package.SECTION, package.run),
         "local": (
             localstack.SECTION,
