@@ -9,7 +9,8 @@ STAGE ?= dev
 
 # The benchmark's cold-start and warm children run on the Lambda runtime's Python (3.13) when
 # this machine has one (found by bench/interpreter.py: $$BENCH_PYTHON, python3.13 on PATH, or
-# pyenv), in their own venv holding what ships to Lambda plus the runtime's SDK and Chalice.
+# pyenv), in their own venv holding what Lambda has: requirements.txt, the runtime's SDK (boto3),
+# and Chalice without its CLI's dependencies (the package ships only chalice/app.py).
 BENCH_VENV := .venv-bench313
 BENCH_PYTHON ?= $(shell $(PYTHON) -m bench.interpreter)
 BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
@@ -59,7 +60,9 @@ $(BENCH_STAMP): requirements.txt constraints.txt
 		test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV); \
 		echo "installing the bench runtime into $(BENCH_VENV) ($(BENCH_PYTHON)) ..." >&2; \
 		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
-			-r requirements.txt chalice boto3 -c constraints.txt >&2 && \
+			-r requirements.txt boto3 -c constraints.txt >&2 && \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			--no-deps chalice -c constraints.txt >&2 && \
 		rm -f $(BENCH_VENV)/.installed-* && touch $@; \
 	fi
 

@@ -6,6 +6,15 @@ Sections (each module's docstring gives its method):
   3. bench/warm.py       warm time per request vs the floor (Lambda entry point)
   4. bench/package.py    size of the zip `make package` builds (infra.deploy.chalice)
   5. bench/localstack.py throughput and write-to-history latency of the local stack
+  6. bench/profile.py    where the time goes: importtime, cProfile, tracemalloc by package
+Then bench/scale.py (pure arithmetic on these results) writes bench/SCALE.md and the README's
+generated cost and scale tables.
+
+Sections 2, 3 and 6 run their children on the Lambda runtime's Python (3.13) from the venv
+`make bench` builds (.venv-bench313; bench/interpreter.py says how it is found); without one
+they run on this interpreter and every figure says so. Goals are judged on the median of
+paired ratios with a confidence interval (bench/stats.py): pass or fail only when the interval
+is clear of the goal, otherwise "within noise".
 
 Benchmarks are not tests: nothing here runs in `make test`. Times are medians, and each
 ratio compares figures measured in the same run. A figure that cannot be measured yet is
@@ -25,6 +34,7 @@ results to bench/baseline.json, the "before fixes" column of later runs).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -33,7 +43,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, ddb_work, localstack, package, warm
+from bench import coldstart, ddb_work, localstack, package, profile, scale, warm
+from bench.interpreter import bench_python
 from bench.report import Figure, pending, write
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +55,7 @@ FULL = {
     "local_seconds": 10.0,
     "local_requests": 5_000,
     "history_writes": 40,
+    "profile_requests": 2_000,
 }
 QUICK = {
     "cold_rounds": 6,
@@ -52,6 +64,7 @@ QUICK = {
     "local_seconds": 3.0,
     "local_requests": 1_000,
     "history_writes": 5,
+    "profile_requests": 200,
 }
 
 
@@ -65,6 +78,7 @@ def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figu
             localstack.SECTION,
             lambda: localstack.run(p["local_seconds"], int(p["local_requests"]), int(p["history_writes"])),
         ),
+        "profile": (profile.SECTION, lambda: profile.run(int(p["profile_requests"]))),
     }
 
 
@@ -73,7 +87,18 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="a fast smoke run; figures are noisy")
     parser.add_argument("--only", action="append", choices=list(sections(FULL)), help="run only this section")
     parser.add_argument("--save-baseline", action="store_true", help="also write bench/baseline.json")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="measure nothing: rewrite RESULTS.md and the tables from results.json",
+    )
     args = parser.parse_args(argv)
+    if args.render:
+        saved = json.loads((HERE / "results.json").read_text())
+        meta = {**saved["meta"], "section_notes": {profile.SECTION: profile.NOTES}}
+        write([Figure(**f) for f in saved["figures"]], HERE, meta, HERE / "baseline.json")
+        scale.write_all(readme=saved["meta"].get("mode") == "full" and not saved["meta"].get("only"))
+        return 0
     params = QUICK if args.quick else FULL
     started = time.monotonic()
     figures: list[Figure] = []
@@ -92,8 +117,11 @@ def main(argv: list[str]) -> int:
             figures.append(pending(f"{name}.failed", title, "(whole section)", "—", reason))
         print(f"bench:   {time.monotonic() - section_started:.0f} s", file=sys.stderr, flush=True)
     meta = {
+        "children": bench_python().describe(),
+        "section_notes": {profile.SECTION: profile.NOTES},
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "mode": "quick" if args.quick else "full",
+        "only": args.only or [],
         "cpus": os.cpu_count(),
         "seconds": time.monotonic() - started,
         "params": params,
@@ -103,6 +131,10 @@ def main(argv: list[str]) -> int:
     if args.save_baseline:
         shutil.copyfile(HERE / "results.json", baseline)
     print(f"bench: wrote {HERE / 'RESULTS.md'} and results.json", file=sys.stderr)
+    # Only a full run of every section is worth the README's tables.
+    complete = not args.quick and not args.only
+    scale.write_all(readme=complete)
+    print("bench: wrote bench/SCALE.md" + (" and the README's tables" if complete else ""), file=sys.stderr)
     for figure in figures:
         print(f"  {figure.status:16} {figure.name}: {figure.shown}", file=sys.stderr)
     return 1 if failed else 0

@@ -88,6 +88,13 @@ def render(
         f"{meta.get('seconds', 0):.0f} s.",
         "",
     ]
+    if meta.get("children"):
+        lines += [
+            f"Cold-start, warm and profile children (sections 2, 3, 6): {meta['children']}; "
+            f"the other sections: Python {meta['python']}. Verdicts: pass or fail only when the "
+            "confidence interval of the median paired ratio is clear of the goal, else within noise.",
+            "",
+        ]
     sections: dict[str, list[Figure]] = {}
     for figure in figures:
         sections.setdefault(figure.section, []).append(figure)
@@ -105,6 +112,9 @@ def render(
                 cells.insert(2, old["shown"] if old and old["shown"] != f.shown else "")
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
+        note = meta.get("section_notes", {}).get(section)
+        if note:
+            lines += [note, ""]
     if with_before:
         lines += [
             '"Before fixes" is `bench/baseline.json`: the same suite run on the commit before the',
