@@ -43,16 +43,12 @@ class ColdStart:
     short_because: str
 
 
-# From `python -X importtime -m bench.cold_child TARGET` and cProfile of the first call,
-# compared module by module with the floor's (see the README's Performance section).
-_MSGSPEC_AND_CHALICELIB = (
-    "msgspec with typing_extensions (~5 ms) and chalicelib itself (~5 ms, ~1 ms of it compiling "
-    "the validation patterns)"
-)
+# Section 6 (bench/profile.py) measures this split by package on every run.
+_MSGSPEC_AND_CHALICELIB = "msgspec with typing_extensions and chalicelib itself"
 SHORT_BECAUSE = (
-    "what remains over the floor is importing what the first call needs: PynamoDB (~10 ms: "
-    f"models, attributes, expressions, connection, blinker), {_MSGSPEC_AND_CHALICELIB}; "
-    "the botocore client set-up is the floor's own"
+    "what remains over the floor is importing what the first call needs: PynamoDB (models, "
+    f"attributes, expressions, connection, blinker), {_MSGSPEC_AND_CHALICELIB}, split by package in "
+    "section 6; the botocore client set-up is the floor's own"
 )
 COLD_STARTS = [
     ColdStart(

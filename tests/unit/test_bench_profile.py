@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.common import ROOT
-from bench.profile import _beyond, package_of
+from bench.profile import _beyond, only_in, package_of
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,9 @@ def test_beyond_the_floor_keeps_what_ours_spends_more_largest_first() -> None:
         ("chalicelib", 0.004),
         ("botocore", pytest.approx(0.001)),
     ]
+
+
+def test_imports_only_ours_makes_are_summed_by_package() -> None:
+    ours = {"botocore.client": 0.020, "pynamodb.models": 0.003, "pynamodb.attributes": 0.002, "app": 0.001}
+    floor = {"botocore.client": 0.010}
+    assert only_in(ours, floor) == {"pynamodb": pytest.approx(0.005), "app": 0.001}
