@@ -103,10 +103,12 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     figures: list[Figure] = []
     failed = []
+    loads: list[float] = []
     for name, (title, run) in sections(params).items():
         if args.only and name not in args.only:
             continue
         print(f"bench: {title} ...", file=sys.stderr, flush=True)
+        loads.append(os.getloadavg()[0])
         section_started = time.monotonic()
         try:
             figures += run()
@@ -116,7 +118,11 @@ def main(argv: list[str]) -> int:
             reason = f"the section failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
             figures.append(pending(f"{name}.failed", title, "(whole section)", "—", reason))
         print(f"bench:   {time.monotonic() - section_started:.0f} s", file=sys.stderr, flush=True)
+    loads.append(os.getloadavg()[0])
     meta = {
+        # How busy the machine was (1-minute load average at each section's start and at the end):
+        # a run on a loaded machine is not one to commit, however its intervals came out.
+        "load": [round(x, 2) for x in loads],
         "children": bench_python().describe(),
         "section_notes": {profile.SECTION: profile.NOTES},
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -335,37 +335,43 @@ COMMANDS = (
     "`python -m cProfile -s tottime -m bench.cold_child api_get_person` gives the raw cProfile listing."
 )
 
-# Read from the rows above in the full run of 2026-11-26 14:17 UTC on Python 3.13.0 (a busy
-# machine: load 5-7 on 2 cores, so absolute times were stretched; the by-package split and
-# the call counts are what to act on). For the restructuring, not done in this round.
-FINDINGS = """**Findings, for the next round of cuts** (from the full run of 2026-11-26 14:17 UTC on \
-Python 3.13; cProfile inflates code with many small calls, so read shares, not absolute times):
+# From two full runs on 2026-11-26 (14:17 and 14:33 UTC) on Python 3.13.0, on a busy machine
+# (1-minute load 3-8 on 2 cores): absolute times were stretched, so those runs were not
+# committed; the paired-ratio intervals and the by-package split agreed between the two runs.
+# For the restructuring, not done in this round.
+FINDINGS = """**Findings, for the next round of cuts** (from two full runs of 2026-11-26 on \
+Python 3.13, on a busy machine; ratios are the two runs' medians of paired ratios; cProfile \
+inflates code with many small calls, so read shares, not absolute times):
 
-- *Cold start, API and SNS handler* (within 1.10 × the floor in that run): what ours imports beyond \
-the floor is PynamoDB (models, attributes, expressions, connection, blinker: the largest share, \
-and about 380 KiB left allocated), chalicelib itself (about 120 KiB), msgspec (which imports all \
-its submodules, and typing_extensions through them). The botocore client set-up is the floor's own.
-- *Cold start, stream handler* (1.11, CI 1.08–1.15: within noise of 1.10): it needs only \
-`chalicelib.events`, `config` and `wiring`, but because Chalice registers every handler of one \
-`app.py` at import it also imports `chalicelib.routes`, `http`, `auth`, `services`, `domain` and \
-`history` (no PynamoDB). Cut: import the route modules only when the API handler runs, or keep \
-what they import at module level to what registration needs.
-- *Warm GET one* (1.17, passes 1.25): beyond the floor, PynamoDB's model construction and \
-deserialisation of one item (a `Model` instance with 14 attribute descriptors), chalicelib's \
-ETag/JSON response, and the one request log line built through `logging` (a LogRecord per request).
-- *Warm POST* (1.56, fails 1.25): the largest gaps are botocore serialising and signing a bigger \
-request than the floor's (14 attributes plus a condition and ReturnConsumedCapacity, against \
-the floor's 3 attributes: part of this is work the floor does not do at all), PynamoDB building \
-the model and serialising it attribute by attribute (`_container_serialize`, `__set__` per \
-attribute, its `dispatch` and blinker signals), chalicelib's validation and response, the request \
-log line, the ULID and msgspec encoding. Cuts to try: a plain attribute map and one `put_item` on \
-the client PynamoDB already holds (no Model instance), JSON encoded once (the response body \
-is also the history's shape), and the log line written without a LogRecord.
-- *Warm list page of 50* (1.49, fails 1.25): PynamoDB is half of ours beyond the floor: 51 \
-`Model` instances with 14 attributes each, then converted again to chalicelib's Person and \
-encoded. botocore's response parser (`_handle_map`/`_handle_structure` per attribute) is the \
-largest cost of ours and the floor's alike. Cut: read the Query's raw `Items` into the \
-response shape directly (one pass, no Model), which is exactly what a plain attribute map gives.
+- *Cold start, API and SNS handler* (1.01–1.05 and 1.00–1.02: pass, or within noise of 1.10 \
+when the interval's top reached 1.14): what ours imports beyond the floor (49 modules; in \
+-X importtime about 30–45 ms of a busy machine's 220–320 ms) is PynamoDB (models, attributes, \
+expressions, connection, blinker; about 380 KiB left allocated), chalicelib itself (about \
+120 KiB) and msgspec (which imports all its submodules, and typing_extensions through them). \
+The botocore client set-up is the floor's own.
+- *Cold start, stream handler* (1.11–1.12, intervals 1.08–1.15: within noise of 1.10): it \
+needs only `chalicelib.events`, `config` and `wiring`, but because Chalice registers every \
+handler of one `app.py` at import it also imports `chalicelib.routes`, `http`, `auth`, \
+`services`, `domain` and `history` (no PynamoDB). Cut: import the route modules only when the \
+API handler runs, or keep what they import at module level to what registration needs.
+- *Warm GET one* (1.17–1.18, intervals within 1.14–1.20: passes 1.25): beyond the floor, \
+PynamoDB's model construction and deserialisation of one item (a `Model` instance with 14 \
+attribute descriptors), chalicelib's ETag and JSON response, and the request log line built \
+through `logging` (a LogRecord per request).
+- *Warm POST* (1.52–1.56, intervals within 1.49–1.61: fails 1.25): botocore serialising and \
+signing a bigger request than the floor's (14 attributes plus a condition and \
+ReturnConsumedCapacity against the floor's 3 attributes: partly work the floor does not do at \
+all), PynamoDB building the model and serialising it attribute by attribute \
+(`_container_serialize`, `__set__` per attribute, its `dispatch` and blinker signals), \
+chalicelib's validation and response, the request log line, the ULID and msgspec encoding. \
+Cuts to try: a plain attribute map and one `put_item` on the client PynamoDB already holds (no \
+Model instance), and the log line written without a LogRecord.
+- *Warm list page of 50* (1.44–1.49, intervals within 1.39–1.69: fails 1.25): PynamoDB is the \
+largest part of ours beyond the floor: 51 `Model` instances with 14 attributes each, then \
+converted again to chalicelib's Person and encoded. botocore's response parser \
+(`_handle_map`/`_handle_structure` per attribute) is the largest cost of ours and the floor's \
+alike. Cut: read the Query's raw `Items` into the response shape directly (one pass, no Model), \
+which is what a plain attribute map gives.
 - *Memory*: one warm list page peaks at about 385 KiB allocated, GET and POST at 15–20 KiB.
 """
 

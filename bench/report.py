@@ -85,7 +85,12 @@ def render(
         "",
         f"Run: {meta.get('when', '?')}, Python {meta['python']} on {meta['machine']}, "
         f"{meta.get('cpus', '?')} CPUs, {meta.get('mode', 'full')} mode, "
-        f"{meta.get('seconds', 0):.0f} s.",
+        f"{meta.get('seconds', 0):.0f} s"
+        + (
+            f", 1-minute load average {min(meta['load']):.1f}–{max(meta['load']):.1f} between sections."
+            if meta.get("load")
+            else "."
+        ),
         "",
     ]
     if meta.get("children"):

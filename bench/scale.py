@@ -445,6 +445,28 @@ def webhook_attempts_in_outage(down_s: float, delays: Sequence[float] = WEBHOOK_
     return sum(max(0.0, down_s - d) for d in cumulative)
 
 
+SQS_MAX_DELAY_S = 900  # DelaySeconds is at most 15 minutes: longer waits re-send hop by hop
+
+
+def delay_hops(down_s: float, delays: Sequence[float] = WEBHOOK_RETRY_DELAYS_S) -> float:
+    """Re-sends per event/s over an outage when back-off uses DelaySeconds (15-minute hops).
+
+    An event arriving at t waits each delay whose start falls inside the outage; each wait of
+    d seconds takes ceil(d / 900) hops (averaged over arrivals, as in webhook_attempts_in_outage).
+    """
+    start, hops = 0.0, 0.0
+    for delay in delays:
+        hops += math.ceil(delay / SQS_MAX_DELAY_S) * max(0.0, down_s - start)
+        start += delay
+    return hops
+
+
+def outage_hold_cost(events_per_s: float, down_s: float) -> float:
+    """Dollars of SQS requests (send, receive, delete per hop) to hold an outage's retries by hops."""
+    requests = events_per_s * delay_hops(down_s) * DELIVERY_SQS_REQUESTS
+    return requests / 1e6 * PRICE["sqs_per_million"]
+
+
 def webhook_waiting(down_s: float, delays: Sequence[float] = WEBHOOK_RETRY_DELAYS_S) -> float:
     """Seconds of events whose retries are waiting at the end of an outage (per event/s).
 
@@ -702,7 +724,9 @@ def cost_table(measured: Measured) -> str:
         f"Webhook deliveries (planned, issue 14; one SQS message per endpoint per event, 0.2 s each): "
         f"{_money(sum(hook.values()))} per million ("
         + ", ".join(f"{k} {_money(v)}" for k, v in hook.items())
-        + "); each failed attempt costs the same again. DynamoDB stream reads by Lambda and SNS "
+        + "); each failed attempt costs the same again. Holding a day-long outage's retries by "
+        f"15-minute DelaySeconds hops costs {_money(outage_hold_cost(1.0, 86400))} a day in SQS requests "
+        "per event/s the endpoint receives. DynamoDB stream reads by Lambda and SNS "
         "deliveries to Lambda are free.",
         "",
         "An idle stage, per month: "

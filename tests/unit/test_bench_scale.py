@@ -117,3 +117,12 @@ def test_readme_blocks_are_replaced_between_their_markers() -> None:
     assert scale.replace_block(text, "cost", "new") == "a\n<!-- scale:cost -->\nnew\n<!-- /scale:cost -->\nb"
     with pytest.raises(ValueError):
         scale.replace_block("no markers", "cost", "new")
+
+
+def test_delay_hops_split_long_waits_into_15_minute_sends() -> None:
+    # Waits of 10 min (1 hop) then 40 min (3 hops); a one-hour outage:
+    # 3600 event-seconds start the first wait, 3000 the second.
+    assert scale.delay_hops(3600, (600, 2400)) == 1 * 3600 + 3 * 3000
+    assert scale.outage_hold_cost(1.0, 3600) == pytest.approx(
+        scale.delay_hops(3600) * 3 / 1e6 * scale.PRICE["sqs_per_million"]
+    )
