@@ -230,6 +230,7 @@ class Operation:
     compute: str = "get"  # which warm figure is its compute
     io: str = "single"
     events: int = 0  # change events it causes (stream record -> SNS -> history)
+    counted: str = ""  # its row in make bench's DynamoDB section (requests per operation)
 
 
 def operations() -> dict[str, Operation]:
@@ -238,9 +239,15 @@ def operations() -> dict[str, Operation]:
     w = write_units(person)
     page = read_units((PAGE + 1) * person, consistent=False)  # the index is eventually consistent
     return {
-        "get": Operation("GET /people/{id}", table_rru=read_units(person, consistent=True)),
-        "list": Operation("GET /people (page of 50)", index_rru=page, compute="list", io="query"),
-        "create": Operation("POST /people", table_wru=w, index_wru=w, compute="create", events=1),
+        "get": Operation(
+            "GET /people/{id}", table_rru=read_units(person, consistent=True), counted="ddb.get"
+        ),
+        "list": Operation(
+            "GET /people (page of 50)", index_rru=page, compute="list", io="query", counted="ddb.list"
+        ),
+        "create": Operation(
+            "POST /people", table_wru=w, index_wru=w, compute="create", events=1, counted="ddb.create"
+        ),
         # A transaction bills 2 units per KB per item: the person and the key record.
         "create_idempotent": Operation(
             "POST /people with Idempotency-Key",
@@ -249,12 +256,20 @@ def operations() -> dict[str, Operation]:
             other_wru=2 * write_units(idem),
             compute="create",
             events=1,
+            counted="ddb.create.idempotent",
         ),
         "update": Operation(
-            "PUT or PATCH /people/{id}", table_wru=w, index_wru=w, compute="create", events=1
+            "PUT or PATCH /people/{id}",
+            table_wru=w,
+            index_wru=w,
+            compute="create",
+            events=1,
+            counted="ddb.put",
         ),
         # The soft delete removes `list_owner`: one write to the table, one removal from the index.
-        "delete": Operation("DELETE /people/{id}", table_wru=w, index_wru=w, compute="create", events=1),
+        "delete": Operation(
+            "DELETE /people/{id}", table_wru=w, index_wru=w, compute="create", events=1, counted="ddb.delete"
+        ),
     }
 
 
@@ -286,16 +301,23 @@ def _gb_seconds(seconds: float, memory_mb: int) -> float:
 
 
 def cost_per_million(op: Operation, measured: Measured) -> dict[str, float]:
-    """Dollars per million requests of `op`, by line item (change events included)."""
+    """Dollars per million requests of `op`, by line item (change events included).
+
+    DynamoDB units per request come from the item sizes; the requests per operation are the ones
+    `make bench` counted (1 each today), so a change that added a request would show here.
+    """
     m = 1e6
+    requests = measured.counted_requests.get(op.counted, 1.0)
     lines = {
         "API Gateway": PRICE["apigw_rest_per_million"],
         "Lambda (API)": PRICE["lambda_per_million"]
         + m
         * _gb_seconds(lambda_seconds(op, measured), measured.memory_mb["api_handler"])
         * PRICE["lambda_gb_second"],
-        "DynamoDB reads": (op.table_rru + op.index_rru) * PRICE["ddb_rru_per_million"],
-        "DynamoDB writes": (op.table_wru + op.index_wru + op.other_wru) * PRICE["ddb_wru_per_million"],
+        "DynamoDB reads": requests * (op.table_rru + op.index_rru) * PRICE["ddb_rru_per_million"],
+        "DynamoDB writes": requests
+        * (op.table_wru + op.index_wru + op.other_wru)
+        * PRICE["ddb_wru_per_million"],
         "CloudWatch Logs": m * LOG_LINE_BYTES / 1e9 * PRICE["logs_ingest_gb"],
     }
     if op.events:
@@ -691,6 +713,13 @@ def _num(x: float) -> str:
     return f"{x:,.1f}" if x >= 1 else f"{x:.3g}"
 
 
+def _counted(measured: Measured) -> str:
+    ops = operations().values()
+    if not measured.counted_requests:
+        return "not in this results.json: 1 assumed"
+    return ", ".join(f"{op.name} {measured.counted_requests.get(op.counted, 1.0):g}" for op in ops)
+
+
 def cost_table(measured: Measured) -> str:
     ops = operations()
     lines = [
@@ -700,8 +729,10 @@ def cost_table(measured: Measured) -> str:
         f"{DDB_LATENCY_S['single'] * 1000:.0f} ms per DynamoDB request "
         f"({DDB_LATENCY_S['query'] * 1000:.0f} ms per Query page). Capacity from the item sizes "
         f"(person {item_size(person_item())} B, history entry {item_size(history_item())} B, "
-        f"idempotency record {item_size(idempotency_item())} B) and `make bench`'s count of one "
-        "DynamoDB request per operation (PUT, PATCH and DELETE take POST's measured time). "
+        f"idempotency record {item_size(idempotency_item())} B) by DynamoDB's sizing rules (the "
+        "emulator's own capacity figures are approximations), times the DynamoDB requests per "
+        f"operation `make bench` counted ({_counted(measured)}). PUT, PATCH and DELETE take POST's "
+        "measured time. "
         "Each write also causes one change event: an SNS publish, "
         "the stream and history functions (one invocation each, the worst case) and a history write.",
         "",

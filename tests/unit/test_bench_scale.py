@@ -126,3 +126,11 @@ def test_delay_hops_split_long_waits_into_15_minute_sends() -> None:
     assert scale.outage_hold_cost(1.0, 3600) == pytest.approx(
         scale.delay_hops(3600) * 3 / 1e6 * scale.PRICE["sqs_per_million"]
     )
+
+
+def test_dynamodb_cost_follows_the_requests_the_bench_counted() -> None:
+    twice = Measured(
+        {"get": 0.001, "create": 0.001, "list": 0.001}, "test", measured().memory_mb, None, {"ddb.get": 2.0}
+    )
+    lines = scale.cost_per_million(scale.operations()["get"], twice)
+    assert lines["DynamoDB reads"] == pytest.approx(2 * 0.125)
