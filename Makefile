@@ -13,13 +13,21 @@ PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_
 STAMP := $(VENV)/.installed-$(shell (echo $(PYTHON_VERSION); cat requirements.txt requirements-dev.txt constraints.txt) | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package webhook-listen
+.PHONY: run test lint typecheck unit token user console bench bench-venv clean deploy destroy package webhook-listen
 # Only what is given on make's command line: the shell's own $USER (root, say) must never pick
 # whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
 cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
 # The browser tests drive Debian's Chromium (Playwright never downloads a browser here).
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The benchmark's cold-start and warm children run on the Lambda runtime's Python (3.13) when
+# this machine has one (found by bench/interpreter.py: $$BENCH_PYTHON, python3.13 on PATH, or
+# pyenv), in their own venv holding what Lambda has: requirements.txt, the runtime's SDK (boto3),
+# and Chalice without its CLI's dependencies (the package ships only chalice/app.py).
+BENCH_VENV := .venv-bench313
+BENCH_PYTHON ?= $(shell $(PYTHON) -m bench.interpreter)
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements.txt constraints.txt | cksum | cut -d' ' -f1)
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (3.13 to deploy on the newest runtime)" >&2; exit 1; }
@@ -82,8 +90,23 @@ package: $(STAMP)  ## build the stage's SAM template and zip into build/package-
 		$(PY) -m infra.deploy package --stage $(STAGE) --project-dir "$(CURDIR)" --out build/package-$(STAGE)
 	@ls -l build/package-$(STAGE)/deployment.zip
 
-bench: $(STAMP)
+$(BENCH_STAMP): requirements.txt constraints.txt
+	@if [ -z "$(BENCH_PYTHON)" ]; then \
+		echo "bench: no python3.13 found (set BENCH_PYTHON=...): the children run on $(PY) instead" >&2; \
+	else \
+		test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV); \
+		echo "installing the bench runtime into $(BENCH_VENV) ($(BENCH_PYTHON)) ..." >&2; \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			-r requirements.txt boto3 -c constraints.txt >&2 && \
+		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+			--no-deps chalice -c constraints.txt >&2 && \
+		rm -f $(BENCH_VENV)/.installed-* && touch $@; \
+	fi
+
+bench-venv: $(BENCH_STAMP)  ## the python3.13 venv the benchmark children run on
+
+bench: $(STAMP) $(BENCH_STAMP)  ## measure (about 6 minutes); writes bench/RESULTS.md
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .devstack
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .devstack

@@ -18,10 +18,13 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
     return {**keep, "PYTHONPATH": str(ROOT), **extra}
 
 
-def run_child(args: list[str], env: dict[str, str], timeout: float) -> dict[str, Any]:
-    """Run `python -m <args>` and parse the JSON object on its last stdout line."""
+def run_child(
+    args: list[str], env: dict[str, str], timeout: float, python: str | None = None
+) -> dict[str, Any]:
+    """Run `python -m <args>` (this interpreter unless `python` names another) and parse the
+    JSON object on its last stdout line."""
     proc = subprocess.run(
-        [sys.executable, "-m", *args],
+        [python or sys.executable, "-m", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -85,9 +85,21 @@ def render(
         "",
         f"Run: {meta.get('when', '?')}, Python {meta['python']} on {meta['machine']}, "
         f"{meta.get('cpus', '?')} CPUs, {meta.get('mode', 'full')} mode, "
-        f"{meta.get('seconds', 0):.0f} s.",
+        f"{meta.get('seconds', 0):.0f} s"
+        + (
+            f", 1-minute load average {min(meta['load']):.1f}–{max(meta['load']):.1f} between sections."
+            if meta.get("load")
+            else "."
+        ),
         "",
     ]
+    if meta.get("children"):
+        lines += [
+            f"Cold-start, warm and profile children (sections 2, 3, 6): {meta['children']}; "
+            f"the other sections: Python {meta['python']}. Verdicts: pass or fail only when the "
+            "confidence interval of the median paired ratio is clear of the goal, else within noise.",
+            "",
+        ]
     sections: dict[str, list[Figure]] = {}
     for figure in figures:
         sections.setdefault(figure.section, []).append(figure)
@@ -105,6 +117,9 @@ def render(
                 cells.insert(2, old["shown"] if old and old["shown"] != f.shown else "")
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         lines.append("")
+        note = meta.get("section_notes", {}).get(section)
+        if note:
+            lines += [note, ""]
     if with_before:
         lines += [
             '"Before fixes" is `bench/baseline.json`: the same suite run on the commit before the',
