@@ -55,7 +55,15 @@ STREAM_MAX_RECORD_AGE_SECONDS = 6 * 3600
 # IAM has no TransactWriteItems action: each item of a transaction is authorised as the
 # operation it performs (Put -> dynamodb:PutItem, ConditionCheck -> dynamodb:ConditionCheckItem),
 # so the idempotent POST's transaction of two Puts needs only PutItem.
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# DeleteItem: the stream handler removes tag entries (the API itself never deletes an item).
+TABLE_ACTIONS = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
+INDEXES = ("by-owner", "by-owner-name")
 INDEX_ACTIONS = ("dynamodb:Query",)
 # Used by Lambda's event source mapping (on the function's role) to read the stream.
 STREAM_ACTIONS = (
@@ -211,7 +219,7 @@ def policy_document(outputs: Mapping[str, str]) -> dict[str, Any]:
                 "Sid": "OwnerIndex",
                 "Effect": "Allow",
                 "Action": list(INDEX_ACTIONS),
-                "Resource": [f"{table_arn}/index/by-owner"],
+                "Resource": [f"{table_arn}/index/{index}" for index in INDEXES],
             },
             {
                 "Sid": "TableStream",

@@ -39,6 +39,8 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, 
 
 
 PAGED = {"/people", "/people/{person_id}/history"}  # the routes that take `limit`
+# Every index the listing reads: creation order, name order (and prefix), the tag entries.
+LISTINGS = ("", "&sort=name", "&name=ad", "&tag=policy")
 
 
 def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> None:
@@ -50,7 +52,9 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
 
     with Client(chalice_app, stage_name="local", project_dir=str(ROOT)) as client:
         owner, admin = token_for("policy-owner"), token_for("policy-admin", "admins")
-        created = client.http.post("/people", headers=headers(owner), body=json.dumps({"name": "Ada"}))
+        created = client.http.post(
+            "/people", headers=headers(owner), body=json.dumps({"name": "Ada", "tags": ["policy"]})
+        )
         assert created.status_code == 201
         person_id = created.json_body["id"]
         client.http.post("/people", headers=headers(owner), body=json.dumps({"name": "Bob"}))
@@ -62,13 +66,17 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
             concrete = re.sub(r"\{[^}]+\}", person_id, path)
             for method in sorted(entry, key=lambda m: m == "DELETE"):
                 body = bodies.get(method)
+                queries = [""]
+                if method == "GET" and path in PAGED:
+                    queries = [f"?limit=1{q}" for q in (LISTINGS if path == "/people" else ("",))]
                 for token in (owner, admin):
-                    client.http.request(
-                        method,
-                        concrete + ("?limit=1" if method == "GET" and path in PAGED else ""),
-                        headers=headers(token),
-                        body=json.dumps(body).encode() if body else b"",
-                    )
+                    for query in queries:
+                        client.http.request(
+                            method,
+                            concrete + query,
+                            headers=headers(token),
+                            body=json.dumps(body).encode() if body else b"",
+                        )
 
 
 # IAM authorises each item of a transaction as the operation it performs (there is no
@@ -82,7 +90,7 @@ TRANSACTION_ITEM_ACTIONS = {
 
 
 def observed_actions(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, set[str]]:
-    """IAM actions per resource kind: the table itself, or the by-owner index."""
+    """IAM actions per resource kind: the table itself, or its indexes."""
     kinds: dict[str, set[str]] = {"table": set(), "index": set(), "other": set()}
     for service, operation, params in calls:
         if service == "dynamodb" and operation == "TransactWriteItems":
@@ -90,7 +98,7 @@ def observed_actions(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, 
                 ((kind, _),) = item.items()
                 kinds["table"].add(TRANSACTION_ITEM_ACTIONS[kind])
         elif service == "dynamodb":
-            kind = "index" if params.get("IndexName") == "by-owner" else "table"
+            kind = "index" if params.get("IndexName") in deploy.INDEXES else "table"
             kinds[kind].add(f"dynamodb:{operation}")
         else:
             kinds["other"].add(f"{service}:{operation}")
@@ -102,14 +110,24 @@ def statement_actions(policy: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def test_api_uses_exactly_the_table_and_index_actions_the_policy_grants(
-    chalice_app: Any, token_for: Callable[..., str], aws_calls: list[tuple[str, str, dict[str, Any]]]
+    chalice_app: Any,
+    token_for: Callable[..., str],
+    aws_calls: list[tuple[str, str, dict[str, Any]]],
+    stack: Any,
 ) -> None:
     exercise_every_route(chalice_app, token_for)
     observed = observed_actions([c for c in aws_calls if c[0] != "cognito-idp"])
     assert observed["other"] == set()
+    # The stream handler shares the role: it writes and removes tag entries (tags changed above).
+    from devstack.pump import app_pump
+
+    del aws_calls[:]
+    app_pump(stack).pump_stream()
+    handler = observed_actions([c for c in aws_calls if c[0] == "dynamodb"])
+    assert handler["table"] >= {"dynamodb:PutItem", "dynamodb:DeleteItem"}
     for stage in ("dev", "prod"):
         granted = statement_actions(json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text()))
-        assert granted["Table"] == observed["table"]
+        assert granted["Table"] == observed["table"] | handler["table"]
         assert granted["OwnerIndex"] == observed["index"]
         assert granted["TableStream"] == PLATFORM_ACTIONS["stream"]
         assert granted["ChangesTopic"] == PLATFORM_ACTIONS["topic"]
@@ -128,7 +146,7 @@ def test_policy_names_only_the_stages_resources(stage: str) -> None:
     table_arn = env["TABLE_STREAM_ARN"].split("/stream/")[0]
     assert table_arn.endswith(f":table/{env['TABLE_NAME']}")
     assert by_sid["Table"] == [table_arn]
-    assert by_sid["OwnerIndex"] == [f"{table_arn}/index/by-owner"]
+    assert by_sid["OwnerIndex"] == [f"{table_arn}/index/by-owner", f"{table_arn}/index/by-owner-name"]
     assert by_sid["TableStream"] == [env["TABLE_STREAM_ARN"]]
     assert by_sid["ChangesTopic"] == [env["CHANGES_TOPIC_ARN"]]
     for statement in policy["Statement"]:
