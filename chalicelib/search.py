@@ -25,6 +25,7 @@ NAME_KEY_SEPARATOR: Final = "\x1f"
 # prefix is cut the same way, so every match survives the cut.
 MAX_NAME_KEY_BYTES: Final = 960
 MAX_PREFIX_LENGTH: Final = 200
+MAX_TAG_LENGTH: Final = 50
 
 
 def fold(text: str) -> str:
@@ -129,7 +130,7 @@ def parse_query(name: str | None, tag: str | None, sort: str | None) -> PeopleQu
             raise MalformedRequest("name must hold at least one letter, digit or symbol to search for")
         return PeopleQuery("name", prefix)
     if tag is not None:
-        stored = valid_tag(tag)
+        stored = valid_tag(tag) if len(tag) <= MAX_TAG_LENGTH else None
         if stored is None:
             raise MalformedRequest(
                 "tag must be a valid tag: 1 to 50 characters, not only white space, no control characters"
