@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package webhook-listen
+.PHONY: run test lint typecheck unit token user console bench clean deploy destroy package webhook-listen backfill-search
 # Only what is given on make's command line: the shell's own $USER (root, say) must never pick
 # whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
 cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
@@ -56,6 +56,9 @@ unit: $(STAMP)
 
 deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
 	$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+backfill-search: $(STAMP)  ## index people written before search existed (once, after deploying search)
+	$(PY) -m infra.backfill_search --stage $(STAGE)
 
 destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
 	$(PY) -m infra.deploy destroy --stage $(STAGE)
