@@ -45,8 +45,14 @@ def _cut(text: str, limit: int = MAX_NAME_KEY_BYTES) -> str:
 
 
 def name_prefix(prefix: str) -> str:
-    """The key prefix a name search looks for (empty when the prefix has nothing to match on)."""
-    return _cut(fold(prefix))
+    """The key prefix a name search looks for (empty when the prefix has nothing to match on).
+
+    A trailing space is kept (as one space): "ada " finds "Ada Lovelace" but not "Adam".
+    """
+    folded = fold(prefix)
+    if folded and prefix[-1:].isspace():
+        folded += " "
+    return _cut(folded)
 
 
 def name_key(name: str, person_id: str) -> str:

@@ -89,7 +89,8 @@ def name_order(people: list[Json]) -> list[Json]:
 
 
 def expected_by_name(people: list[Json], prefix: str) -> list[Json]:
-    return [p for p in name_order(people) if fold(p["name"]).startswith(fold(prefix))]
+    wanted = fold(prefix) + (" " if prefix[-1:].isspace() else "")
+    return [p for p in name_order(people) if fold(p["name"]).startswith(wanted)]
 
 
 def expected_by_tag(people: list[Json], tag: str) -> list[Json]:
@@ -99,7 +100,7 @@ def expected_by_tag(people: list[Json], tag: str) -> list[Json]:
 
 def prefixes(people: list[Json], rng: random.Random) -> list[str]:
     """Prefixes typed as a user would: some exact, some upper-cased, some without accents."""
-    typed = ["a", "ad", "ÁD", "ada l", "zoe", "emile", "fio", "strass", "οδυ", "ΣΩ", "αθ",
+    typed = ["a", "ad", "ÁD", "ada l", "ada ", "anna ", "zoe", "emile", "fio", "strass", "οδυ", "ΣΩ", "αθ",
              "петр", "ёл", "елк", "йос", "山", "王小", "김", "さ", "q"]  # fmt: skip
     for person in rng.sample(people, 3):
         name = person["name"]

@@ -76,6 +76,13 @@ def test_a_name_key_ends_with_the_id_and_starts_with_every_prefix_of_the_name() 
     assert not key.startswith(name_prefix("adamk"))
 
 
+def test_a_trailing_space_in_a_prefix_ends_a_word() -> None:
+    assert name_prefix("Ada ") == name_prefix("ada\t") == "ada "
+    assert name_key("Ada Lovelace", ID).startswith(name_prefix("ada "))
+    assert not name_key("Adam", ID).startswith(name_prefix("ada "))
+    assert name_prefix("  ") == ""
+
+
 def test_a_long_expanding_name_still_fits_an_index_key_and_still_matches_its_prefix() -> None:
     name = "\ufdfa" * 200  # each becomes 18 characters under NFKD
     key = name_key(name, ID)
