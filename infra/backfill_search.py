@@ -72,7 +72,9 @@ def _index_one(connection: Any, raw: dict[str, Any]) -> bool:
             )
             for tag in sorted(folded_tags(person.tags)):
                 entry = t(keys.tag_pk(person.owner, tag), person.id, version=person.version, person=encoded)
-                transaction.save(entry, condition=t.pk.does_not_exist() | (t.version < person.version))
+                # `<=`: the stream handler may have written this version's entry already (a person
+                # changed after the deploy without a rename); rewriting it is harmless.
+                transaction.save(entry, condition=t.pk.does_not_exist() | (t.version <= person.version))
     except TransactWriteError as exc:
         if not any(r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons):
             raise

@@ -46,11 +46,13 @@ def search(owner: str) -> tuple[list[str], list[str]]:
 def test_people_from_before_search_are_found_after_the_backfill_and_a_rerun_changes_nothing(
     stack: Any, old_person: Any
 ) -> None:
-    from chalicelib.wiring import dynamodb_connection, people_repo
+    from chalicelib.wiring import dynamodb_connection, people_repo, tag_index
     from infra.backfill_search import backfill
 
     owner = f"user-{new_id()}"
-    old_person(owner, "Bea", ("Math", "x"))
+    bea = old_person(owner, "Bea", ("Math", "x"))
+    # The stream handler already wrote one of Bea's entries (a change after the deploy).
+    tag_index().write("x", bea)
     ada = old_person(owner, "Ádám")
     gone = old_person(owner, "Cy", ("math",))
     people_repo().delete(gone.id, actor=owner, at=NOW, guard=Guard(owner))
