@@ -6,6 +6,7 @@ Sections (each module's docstring gives its method):
   3. bench/warm.py       warm time per request vs the floor (Lambda entry point)
   4. bench/package.py    size of the zip `make package` builds (infra.deploy.chalice)
   5. bench/localstack.py throughput and write-to-history latency of the local stack
+  6. bench/headers.py    the worst parse time of a hostile 1 KiB header
 
 Benchmarks are not tests: nothing here runs in `make test`. Times are medians, and each
 ratio compares figures measured in the same run. A figure that cannot be measured yet is
@@ -33,7 +34,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, ddb_work, localstack, package, warm
+from bench import coldstart, ddb_work, headers, localstack, package, warm
 from bench.report import Figure, pending, write
 
 HERE = Path(__file__).resolve().parent
@@ -59,6 +60,7 @@ def sections(p: dict[str, float]) -> dict[str, tuple[str, Callable[[], list[Figu
         "cold": (coldstart.SECTION, lambda: coldstart.run(int(p["cold_rounds"]))),
         "warm": (warm.SECTION, lambda: warm.run(int(p["warm_requests"]))),
         "package": (package.SECTION, package.run),
+        "headers": (headers.SECTION, headers.run),
         "local": (
             localstack.SECTION,
             lambda: localstack.run(p["local_seconds"], int(p["local_requests"]), int(p["history_writes"])),

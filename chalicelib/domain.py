@@ -18,9 +18,25 @@ from msgspec import Meta
 
 from chalicelib.errors import FieldError, ValidationFailed
 
-# No C0/C1 control characters; names and tags are trimmed, so they must also hold something
-# besides white space. (Lone surrogates cannot arrive: the JSON decoder rejects them.)
-_NONBLANK_TEXT = r"^(?=.*\S)[^\x00-\x1f\x7f-\x9f]*$"
+# Unicode's format characters (category Cf, as of Unicode 15.1) but the two joiners: zero-width
+# spaces, word joiners, byte-order marks, direction overrides, tag characters. In a name or tag
+# they make it look like another one, or like nothing at all. A test checks the list against
+# the interpreter's own Unicode database.
+FORMAT_CHARACTERS: Final = (
+    "\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f"
+    "\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
+)
+# The zero-width (non-)joiners belong to how some scripts (Persian, Indic) and emoji are
+# written: allowed inside the text, never first, last or doubled.
+_JOINER = "[\u200c\u200d]"
+# No C0/C1 control or format characters; names and tags are trimmed, so they must also hold
+# something besides white space. (Lone surrogates cannot arrive: the JSON decoder rejects them.)
+_TAG_TEXT = (
+    rf"^(?=.*\S)(?!{_JOINER})(?!.*{_JOINER}$)(?!.*{_JOINER}{{2}})[^\x00-\x1f\x7f-\x9f{FORMAT_CHARACTERS}]*$"
+)
+# A name also needs a letter or a digit (`[^\W_]`: Unicode alphanumerics).
+_NAME_TEXT = _TAG_TEXT.replace("^", r"^(?=.*[^\W_])", 1)
 # Notes may span lines: tab, LF and CR are allowed there.
 _MULTILINE_TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 # The WHATWG "valid e-mail address" shape, with a 64-character local part.
@@ -32,7 +48,13 @@ _EMAIL = (
 _PHONE = r"^(?=.*[0-9])[0-9 +\-().]+$"
 
 Name = Annotated[
-    str, Meta(min_length=1, max_length=200, pattern=_NONBLANK_TEXT, description="Trimmed, NFC-normalised.")
+    str,
+    Meta(
+        min_length=1,
+        max_length=200,
+        pattern=_NAME_TEXT,
+        description="Trimmed, NFC-normalised; a letter or digit, no control or invisible format characters.",
+    ),
 ]
 Email = Annotated[str, Meta(min_length=3, max_length=254, pattern=_EMAIL)]
 Phone = Annotated[
@@ -40,7 +62,13 @@ Phone = Annotated[
 ]
 Notes = Annotated[str, Meta(max_length=2000, pattern=_MULTILINE_TEXT)]
 Tag = Annotated[
-    str, Meta(min_length=1, max_length=50, pattern=_NONBLANK_TEXT, description="Trimmed, NFC-normalised.")
+    str,
+    Meta(
+        min_length=1,
+        max_length=50,
+        pattern=_TAG_TEXT,
+        description="Trimmed, NFC-normalised; no control or invisible format characters.",
+    ),
 ]
 Tags = Annotated[
     list[Tag], Meta(max_length=20, description="Distinct tags.", extra_json_schema={"uniqueItems": True})
@@ -117,51 +145,33 @@ def _normalise(value: Any) -> Any:
     return value
 
 
-# Zero-width joiners are part of how some scripts (and emoji) are written: allowed between two
-# visible characters. Every other format character (Unicode category Cf: zero-width spaces,
-# word joiners, byte-order marks, direction overrides) would make a name or tag look like
-# another one, or like nothing at all.
-_JOINERS = frozenset("\u200c\u200d")
+_FORMAT = re.compile(f"[{FORMAT_CHARACTERS}]|^{_JOINER}|{_JOINER}$|{_JOINER}{{2}}")
 
 
-def _invisible(text: str) -> str | None:
-    """Why `text` cannot be a name or tag because of a format character, or None."""
-    if text.isprintable():  # the common case: no Cf character at all
-        return None
-    last = len(text) - 1
-    for i, char in enumerate(text):
-        if unicodedata.category(char) != "Cf":
-            continue
-        if (
-            char in _JOINERS
-            and 0 < i < last
-            and unicodedata.category(text[i - 1])[0] in "LMNS"
-            and unicodedata.category(text[i + 1])[0] in "LMNS"
-        ):
-            continue
-        return f"must not contain the invisible format character U+{ord(char):04X}"
+def _text_problem(field: str, text: str) -> str | None:
+    """A readable reason (before the pattern's own message) why `text` cannot be a name or tag."""
+    found = _FORMAT.search(text)
+    if found is not None:
+        char = found.group()[0]
+        return f"must not hold the invisible format character U+{ord(char):04X} there"
+    if field == "name" and text.strip() and not any(char.isalnum() for char in text):
+        return "must contain at least one letter or digit"
     return None
-
-
-def _text_problem(name: str, text: str) -> str | None:
-    problem = _invisible(text)
-    if problem is None and name == "name" and not any(char.isalnum() for char in text):
-        problem = "must contain at least one letter or digit"
-    return problem
 
 
 def _check_field(name: str, value: Any, errors: list[FieldError]) -> Any:
     value = _normalise(value)
+    texts = [value] if name == "name" else value if name == "tags" and isinstance(value, list) else []
+    for text in texts:
+        problem = _text_problem(name, text) if isinstance(text, str) else None
+        if problem is not None:
+            errors.append(FieldError(name, problem if name == "name" else f"tag {text!r} {problem}"))
+            return None
     try:
         value = msgspec.convert(value, _FIELD_TYPES[name], strict=True)
     except msgspec.ValidationError as exc:
         errors.append(FieldError(name, _MSGSPEC_PATH.sub("", str(exc))))
         return None
-    for text in value if name == "tags" else [value] if name == "name" else []:
-        problem = _text_problem(name, text)
-        if problem is not None:
-            errors.append(FieldError(name, problem if name == "name" else f"tag {text!r} {problem}"))
-            return None
     if name == "tags":
         seen: set[str] = set()
         for tag in value:

@@ -134,42 +134,18 @@ def list_people(
     return repo.list_by_owner(target, limit=limit, after=after)
 
 
-def replace_person(
+def update_person(
     caller: Caller,
     raw_id: str,
     body: Mapping[str, Any],
     repo: PeopleRepository,
     precondition: Precondition | None,
     *,
-    clock: Callable[[], str] = utc_now,
-) -> Person:
-    """Replace every client-writable field (omitted optional fields are cleared)."""
-    return _update(caller, raw_id, body, "replace", repo, precondition, clock)
-
-
-def patch_person(
-    caller: Caller,
-    raw_id: str,
-    body: Mapping[str, Any],
-    repo: PeopleRepository,
-    precondition: Precondition | None,
-    *,
-    clock: Callable[[], str] = utc_now,
-) -> Person:
-    """Apply a JSON Merge Patch atomically; an empty patch changes nothing."""
-    return _update(caller, raw_id, body, "patch", repo, precondition, clock)
-
-
-def _update(
-    caller: Caller,
-    raw_id: str,
-    body: Mapping[str, Any],
     mode: Literal["replace", "patch"],
-    repo: PeopleRepository,
-    precondition: Precondition | None,
-    clock: Callable[[], str],
+    clock: Callable[[], str] = utc_now,
 ) -> Person:
-    """The one write path of replace and patch: validate, then one conditional update."""
+    """Replace every client-writable field (`replace`: omitted optional fields are cleared) or apply
+    a JSON Merge Patch (`patch`: an empty patch changes nothing), as one conditional update."""
     target = person_id(raw_id)
     changes = validate_body(body, mode)
     guard = _guard(caller, precondition)

@@ -4,7 +4,7 @@ maps the result to a response. Errors leave through `api_view` as problem+json."
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from chalice.app import Blueprint, CognitoUserPoolAuthorizer, Request, Response
 
@@ -164,21 +164,22 @@ def get_person(person_id: str) -> Response:
 @bp.route("/people/{person_id}", methods=["PUT"], authorizer=authorizer, content_types=ANY_TYPE)
 @view
 def replace_person(person_id: str) -> Response:
-    request = _request()
-    _params()
-    precondition = parse_if_match(request.headers.get("if-match"))
-    body = read_json_object(request)
-    return _person_response(services.replace_person(_caller(), person_id, body, people_repo(), precondition))
+    return _update(person_id, "replace", (JSON,))
 
 
 @bp.route("/people/{person_id}", methods=["PATCH"], authorizer=authorizer, content_types=ANY_TYPE)
 @view
 def patch_person(person_id: str) -> Response:
+    return _update(person_id, "patch", (MERGE_PATCH, JSON))
+
+
+def _update(person_id: str, mode: Literal["replace", "patch"], accepted: tuple[str, ...]) -> Response:
     request = _request()
     _params()
     precondition = parse_if_match(request.headers.get("if-match"))
-    body = read_json_object(request, (MERGE_PATCH, JSON))
-    return _person_response(services.patch_person(_caller(), person_id, body, people_repo(), precondition))
+    body = read_json_object(request, accepted)
+    person = services.update_person(_caller(), person_id, body, people_repo(), precondition, mode=mode)
+    return _person_response(person)
 
 
 @bp.route("/people/{person_id}", methods=["DELETE"], authorizer=authorizer)

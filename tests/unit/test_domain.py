@@ -147,3 +147,18 @@ def test_invisible_or_letterless_text_is_rejected(body: dict[str, object], field
 )
 def test_names_with_a_letter_or_digit_and_joiners_in_words_are_accepted(name: str) -> None:
     assert validate_body({"name": name}, "create")["name"] == name
+
+
+def test_the_format_character_list_covers_the_interpreters_unicode_database() -> None:
+    """Every Cf character this interpreter knows (but the two joiners) is refused."""
+    import re
+    import sys
+    import unicodedata
+
+    from chalicelib.domain import FORMAT_CHARACTERS
+
+    listed = re.compile(f"[{FORMAT_CHARACTERS}]")
+    known = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    missing = [f"U+{ord(c):04X}" for c in known if c not in "\u200c\u200d" and not listed.match(c)]
+    assert missing == []
+    assert not listed.match("\u200c") and not listed.match("\u200d")

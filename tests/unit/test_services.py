@@ -57,7 +57,7 @@ def test_other_users_person_is_not_found(repo: InMemoryPeopleRepository) -> None
     with pytest.raises(PersonNotFound):
         services.get_person(BOB, person.id, repo)
     with pytest.raises(PersonNotFound):
-        services.patch_person(BOB, person.id, {"name": "Eve"}, repo, None)
+        services.update_person(BOB, person.id, {"name": "Eve"}, repo, None, mode="patch")
     with pytest.raises(PersonNotFound):
         services.delete_person(BOB, person.id, repo, None)
     assert services.get_person(ALICE, person.id, repo).name == "Ada"
@@ -66,7 +66,7 @@ def test_other_users_person_is_not_found(repo: InMemoryPeopleRepository) -> None
 def test_admins_may_read_change_and_delete_anyones_person(repo: InMemoryPeopleRepository) -> None:
     person = make(repo)
     assert services.get_person(ADMIN, person.id, repo) == person
-    changed = services.patch_person(ADMIN, person.id, {"notes": "checked"}, repo, None)
+    changed = services.update_person(ADMIN, person.id, {"notes": "checked"}, repo, None, mode="patch")
     assert changed.notes == "checked" and changed.owner == "alice" and repo.actors[person.id] == "root"
     services.delete_person(ADMIN, person.id, repo, None)
     with pytest.raises(PersonNotFound):
@@ -75,18 +75,24 @@ def test_admins_may_read_change_and_delete_anyones_person(repo: InMemoryPeopleRe
 
 def test_replace_clears_omitted_optional_fields(repo: InMemoryPeopleRepository) -> None:
     person = make(repo, email="ada@example.com", tags=["x"])
-    replaced = services.replace_person(ALICE, person.id, {"name": "Ada L"}, repo, None)
+    replaced = services.update_person(ALICE, person.id, {"name": "Ada L"}, repo, None, mode="replace")
     assert (replaced.name, replaced.email, replaced.tags, replaced.version) == ("Ada L", None, (), 2)
 
 
 def test_if_match_guards_writes(repo: InMemoryPeopleRepository) -> None:
     person = make(repo)
     with pytest.raises(VersionMismatch):
-        services.patch_person(ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({7})))
-    ok = services.patch_person(ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({1})))
+        services.update_person(
+            ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({7})), mode="patch"
+        )
+    ok = services.update_person(
+        ALICE, person.id, {"notes": "x"}, repo, Precondition(frozenset({1})), mode="patch"
+    )
     assert ok.version == 2
     assert (
-        services.patch_person(ALICE, person.id, {"notes": "y"}, repo, Precondition(any_version=True)).version
+        services.update_person(
+            ALICE, person.id, {"notes": "y"}, repo, Precondition(any_version=True), mode="patch"
+        ).version
         == 3
     )
 
@@ -95,9 +101,9 @@ def test_an_empty_patch_changes_nothing_but_still_checks_the_precondition(
     repo: InMemoryPeopleRepository,
 ) -> None:
     person = make(repo)
-    assert services.patch_person(ALICE, person.id, {}, repo, None) == person
+    assert services.update_person(ALICE, person.id, {}, repo, None, mode="patch") == person
     with pytest.raises(VersionMismatch):
-        services.patch_person(ALICE, person.id, {}, repo, Precondition(frozenset({9})))
+        services.update_person(ALICE, person.id, {}, repo, Precondition(frozenset({9})), mode="patch")
 
 
 def test_malformed_ids_are_not_found_without_touching_storage(repo: InMemoryPeopleRepository) -> None:
