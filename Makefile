@@ -13,7 +13,7 @@ PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_
 STAMP := $(VENV)/.installed-$(shell (echo $(PYTHON_VERSION); cat requirements.txt requirements-dev.txt constraints.txt) | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token user console bench bench-venv clean deploy destroy package webhook-listen
+.PHONY: run test lint typecheck unit token user console bench bench-venv clean deploy destroy package webhook-listen backfill-search
 # Only what is given on make's command line: the shell's own $USER (root, say) must never pick
 # whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
 cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
@@ -79,6 +79,9 @@ GITHUB_ARGS := $(if $(DEPLOY_FROM_GITHUB),--github-repository "$(DEPLOY_FROM_GIT
 
 deploy: $(STAMP)  ## deploy a stage to AWS: make deploy STAGE=dev
 	$(PY) -m infra.deploy deploy --stage $(STAGE) --project-dir "$(CURDIR)" $(POOL_ARGS) $(GITHUB_ARGS)
+
+backfill-search: $(STAMP)  ## index people written before search existed (once, after deploying search)
+	$(PY) -m infra.backfill_search --stage $(STAGE)
 
 destroy: $(STAMP)  ## remove a stage from AWS (asks first on prod): make destroy STAGE=dev
 	$(PY) -m infra.deploy destroy --stage $(STAGE) --project-dir "$(CURDIR)"

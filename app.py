@@ -35,7 +35,7 @@ def shape_and_log(request: Request, get_response: Any) -> Response:
 # sources; `make deploy` and `make package` add them from infra/event_sources.py (see the README).
 @app.on_dynamodb_record(stream_arn=_sources.stream_arn, starting_position="TRIM_HORIZON", batch_size=100)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
-    """Publish one SNS message per person change on the table's stream."""
+    """Keep the tag entries and publish one SNS message per person change on the table's stream."""
     # Imported here, not at import: the API's cold start never needs them.
     from chalicelib import notifications, wiring
     from chalicelib.logs import logged_invocation
@@ -43,7 +43,12 @@ def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     records = event.to_dict()["Records"]
     with logged_invocation("publish_changes", _request_id(event), len(records)) as stats:
         return notifications.publish_batch(
-            records, wiring.stream_reader(), wiring.change_publisher(), settings().event_source, stats
+            records,
+            wiring.stream_reader(),
+            wiring.change_publisher(),
+            settings().event_source,
+            stats,
+            tags=wiring.tag_index(),
         )
 
 

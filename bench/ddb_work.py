@@ -177,10 +177,21 @@ def _drive(info: Any, id_token: Any) -> list[dict[str, Any]]:
             bob,
         )
         for i in range(54):
-            call("POST", "/people", bob, {"name": f"Person {i}"})
+            call("POST", "/people", bob, {"name": f"Person {i}", "tags": ["bench"]})
         first = measure("ddb.list", "GET /people (page of 50)", "list", 200, "GET", "/people?limit=50", bob)
         next_url = header(first, "link").split(">", 1)[0].lstrip("<")
         measure("ddb.list.next", "GET /people: next page (cursor)", "list", 200, "GET", next_url, bob)
+        # Search: the name index (prefix and sort=name) is written with the person.
+        searches = [
+            ("ddb.search.name", "GET /people?name=per (page of 50)", "/people?name=per&limit=50"),
+            ("ddb.search.sorted", "GET /people?sort=name (page of 50)", "/people?sort=name&limit=50"),
+        ]
+        for key, name, path in searches:
+            first = measure(key, name, "list", 200, "GET", path, bob)
+            next_url = header(first, "link").split(">", 1)[0].lstrip("<")
+            measure(
+                f"{key}.next", f"{name.split(' (')[0]}: next page (cursor)", "list", 200, "GET", next_url, bob
+            )
 
         # History: the real stream and SNS handlers record it, fed by the local stack's pump.
         hist = json.loads(call("POST", "/people", alice, person).body)["id"]
@@ -209,6 +220,28 @@ def _drive(info: Any, id_token: Any) -> list[dict[str, Any]]:
             "GET",
             next_url,
             alice,
+        )
+
+        # Tag entries are written by the stream handler, which the pump has just run.
+        _settle(info, lambda: len(json.loads(call("GET", "/people?tag=bench&limit=100", bob).body)) == 54)
+        first = measure(
+            "ddb.search.tag",
+            "GET /people?tag=bench (page of 50)",
+            "list",
+            200,
+            "GET",
+            "/people?tag=bench&limit=50",
+            bob,
+        )
+        next_url = header(first, "link").split(">", 1)[0].lstrip("<")
+        measure(
+            "ddb.search.tag.next",
+            "GET /people?tag=bench: next page (cursor)",
+            "list",
+            200,
+            "GET",
+            next_url,
+            bob,
         )
 
         def etag(response: Any) -> str:
@@ -376,7 +409,7 @@ def _settle(info: Any, done: Callable[[], bool], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         if time.monotonic() > deadline:
-            raise RuntimeError("the history did not appear in time")
+            raise RuntimeError("what the stream handler writes did not appear in time")
         pump.pump_stream()
         pump.pump_queue(wait_seconds=0)
 

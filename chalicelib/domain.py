@@ -183,6 +183,13 @@ def _check_field(name: str, value: Any, errors: list[FieldError]) -> Any:
     return value
 
 
+def valid_tag(value: str) -> str | None:
+    """The tag as stored (NFC, trimmed) if `value` is a tag a person may carry, else None."""
+    errors: list[FieldError] = []
+    checked = _check_field("tags", [value], errors)
+    return None if errors or not checked else str(checked[0])
+
+
 def validate_body(body: Mapping[str, Any], mode: Literal["create", "replace", "patch"]) -> Changes:
     """Check a decoded JSON object against the person rules, reporting every bad field.
 

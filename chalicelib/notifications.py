@@ -16,7 +16,21 @@ import msgspec
 from chalicelib import events
 from chalicelib.domain import canonical_id
 from chalicelib.logs import Invocation, log, log_json
-from chalicelib.ports import HistoryRepository, Publisher, StreamReader
+from chalicelib.ports import HistoryRepository, PersonChange, Publisher, StreamReader, TagIndex
+from chalicelib.search import tag_moves
+
+
+def index_tags(change: PersonChange, tags: TagIndex) -> None:
+    """Bring the person's tag entries up to this change, as DynamoDB brings a GSI up to a write:
+    a copy of the person under every tag they now have, none under the tags they lost (all of
+    them on delete). Each write is conditional on the person's version, so a redelivered or
+    older change changes nothing."""
+    moves = tag_moves(change.before, change.after)
+    for tag in sorted(moves.remove):
+        tags.remove(change.owner, tag, change.person_id, version=change.version)
+    if change.after is not None:
+        for tag in sorted(moves.write):
+            tags.write(tag, change.after)
 
 
 def publish_batch(
@@ -25,8 +39,13 @@ def publish_batch(
     publisher: Publisher,
     source: str,
     stats: Invocation | None = None,
+    tags: TagIndex | None = None,
 ) -> dict[str, Any]:
     """Publish the batch's person changes in order; report the first failure as a partial batch failure.
+
+    With `tags`, each change first updates the tag entries (`index_tags`), then is published:
+    a failure of either is the record's failure, and the retry repeats the tag writes (which
+    are conditional on the version, so they change nothing twice) before publishing once.
 
     Lambda (with ReportBatchItemFailures) retries from the reported record, so nothing after
     it is published now: a person's events stay in stream order, and nothing is sent twice
@@ -40,6 +59,8 @@ def publish_batch(
         try:
             change = read(record)
             if change is not None:
+                if tags is not None:
+                    index_tags(change, tags)
                 event = events.change_event(change, source)
                 publisher.publish(events.encode(event), events.attributes(event))
         except Exception:

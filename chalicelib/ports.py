@@ -54,14 +54,21 @@ class Created(msgspec.Struct, frozen=True):
 
 
 class Page(msgspec.Struct, frozen=True):
-    """One page of a listing; `last` is the key to continue after when `more` is true."""
+    """One page of a listing; `last` is the key to continue after when `more` is true.
+
+    That key is the last person's id, or `position` where the listing is ordered by something
+    else (the name index's key of the last person).
+    """
 
     items: list[Person]
     more: bool
+    position: str | None = None
 
     @property
     def last(self) -> str | None:
-        return self.items[-1].id if self.more and self.items else None
+        if not (self.more and self.items):
+            return None
+        return self.position if self.position is not None else self.items[-1].id
 
 
 class PeopleRepository(abc.ABC):
@@ -86,6 +93,16 @@ class PeopleRepository(abc.ABC):
     @abc.abstractmethod
     def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
         """Up to `limit` live people of `owner` with ids after `after`, oldest first."""
+
+    @abc.abstractmethod
+    def list_by_name(self, owner: str, *, prefix: str, limit: int, after: str | None) -> Page:
+        """Up to `limit` live people of `owner` in name order (`search.name_key`), after the name
+        key `after`, whose name key starts with `prefix` (a `search.name_prefix`; "" for all)."""
+
+    @abc.abstractmethod
+    def list_by_tag(self, owner: str, tag: str, *, limit: int, after: str | None) -> Page:
+        """Up to `limit` of `owner`'s people carrying `tag` (a `search.fold_tag`) with ids after
+        `after`, oldest first: the copies the tag index holds (see TagIndex)."""
 
     @abc.abstractmethod
     def update(
@@ -169,6 +186,21 @@ class PersonChange(msgspec.Struct, frozen=True, kw_only=True):
     version: int  # the person's version after the change
     before: Person | None
     after: Person | None
+
+
+class TagIndex(abc.ABC):
+    """The tag entries, kept by the stream handler as DynamoDB keeps a GSI: one entry per
+    (owner, folded tag, person) holding a copy of the person, ordered by the person's version so
+    a redelivered or older change never overwrites a newer one. Every method is one request."""
+
+    @abc.abstractmethod
+    def write(self, tag: str, person: Person) -> bool:
+        """Store the person's copy under `tag` unless the entry holds this version or a newer one;
+        True if it was written."""
+
+    @abc.abstractmethod
+    def remove(self, owner: str, tag: str, person_id: str, *, version: int) -> bool:
+        """Remove the entry unless it holds a version newer than `version`; True if one was removed."""
 
 
 class StreamReader(Protocol):

@@ -13,6 +13,7 @@ import msgspec
 from chalicelib.domain import Person, Precondition, canonical_id, new_id, utc_now, validate_body
 from chalicelib.errors import ForbiddenOwner, PersonNotFound, VersionMismatch
 from chalicelib.ports import Guard, IdempotencyKey
+from chalicelib.search import ALL_PEOPLE, PeopleQuery
 
 if TYPE_CHECKING:
     from chalicelib.ports import Created, HistoryPage, HistoryRepository, Page, PeopleRepository
@@ -115,10 +116,22 @@ def listing_owner(caller: Caller, owner: str | None) -> str:
 
 
 def list_people(
-    caller: Caller, repo: PeopleRepository, *, owner: str | None, limit: int, after: str | None
+    caller: Caller,
+    repo: PeopleRepository,
+    *,
+    owner: str | None,
+    limit: int,
+    after: str | None,
+    query: PeopleQuery = ALL_PEOPLE,
 ) -> Page:
-    """One page of `owner`'s people (from `listing_owner`), oldest first."""
-    return repo.list_by_owner(listing_owner(caller, owner), limit=limit, after=after)
+    """One page of `owner`'s people (from `listing_owner`) that `query` asks for: all of them
+    oldest first, in name order (with a name prefix or without), or those with a tag."""
+    target = listing_owner(caller, owner)
+    if query.kind == "name":
+        return repo.list_by_name(target, prefix=query.value, limit=limit, after=after)
+    if query.kind == "tag":
+        return repo.list_by_tag(target, query.value, limit=limit, after=after)
+    return repo.list_by_owner(target, limit=limit, after=after)
 
 
 def update_person(

@@ -10,7 +10,7 @@ from chalicelib.config import settings
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
-    from chalicelib.ports import HistoryRepository, PeopleRepository, Publisher, StreamReader
+    from chalicelib.ports import HistoryRepository, PeopleRepository, Publisher, StreamReader, TagIndex
     from chalicelib.web.pagination import CursorCodec
 
 
@@ -49,6 +49,15 @@ def history_repo() -> HistoryRepository:
 
     _bound_models()
     return PynamoHistoryRepository()
+
+
+@cache
+def tag_index() -> TagIndex:
+    """The tag entries the stream handler keeps."""
+    from chalicelib.adapters.tags import PynamoTagIndex
+
+    _bound_models()
+    return PynamoTagIndex()
 
 
 @cache

@@ -91,6 +91,10 @@ API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "
 # The SNS subscriber reads the person's owner (one GetItem, to refuse forged events) and writes
 # each history entry once, with a condition (a conditional PutItem).
 RECORDER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# The stream handler keeps the tag entries of tag search (conditional puts, deletes).
+TAG_ENTRY_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:PutItem")
+# The API's listings and searches: creation order, and name order (prefix search, sort=name).
+INDEXES = ("by-owner", "by-owner-name")
 INDEX_ACTIONS = ("dynamodb:Query",)
 # Used by Lambda's event source mapping (on the function's role) to read the stream.
 STREAM_ACTIONS = (
@@ -342,12 +346,13 @@ def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[s
     statements = {
         "api_handler": [
             _allow("Table", API_TABLE_ACTIONS, [table_arn]),
-            _allow("OwnerIndex", INDEX_ACTIONS, [f"{table_arn}/index/by-owner"]),
+            _allow("OwnerIndex", INDEX_ACTIONS, [f"{table_arn}/index/{index}" for index in INDEXES]),
             # The SecureString is encrypted with the AWS managed key aws/ssm, whose key policy
             # lets SSM decrypt for any principal of the account allowed GetParameter: no kms grant.
             _allow("CursorKey", PARAMETER_ACTIONS, [parameter]),
         ],
         "publish_changes": [
+            _allow("Table", TAG_ENTRY_ACTIONS, [table_arn]),
             _allow("TableStream", STREAM_ACTIONS, [outputs["TableStreamArn"]]),
             _allow("ChangesTopic", TOPIC_ACTIONS, [outputs["ChangesTopicArn"]]),
             _allow("FailureQueue", QUEUE_ACTIONS, [outputs["StreamFailureQueueArn"]]),

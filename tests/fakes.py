@@ -24,7 +24,9 @@ from chalicelib.ports import (
     IdempotencyKey,
     Page,
     PeopleRepository,
+    TagIndex,
 )
+from chalicelib.search import name_key
 
 
 class InMemoryPeopleRepository(PeopleRepository):
@@ -38,6 +40,8 @@ class InMemoryPeopleRepository(PeopleRepository):
         # Keys whose first request is still being written (what DynamoDB reports as a
         # TransactionConflict): set by tests to stand for that concurrent writer.
         self.in_flight: set[tuple[str, str]] = set()
+        # The tag entries (owner, folded tag) -> person id -> the copy: InMemoryTagIndex writes them.
+        self.tag_entries: dict[tuple[str, str], dict[str, Person]] = {}
 
     def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
         self.requests += 1
@@ -73,6 +77,20 @@ class InMemoryPeopleRepository(PeopleRepository):
         )
         return Page(items=mine[:limit], more=len(mine) > limit)
 
+    def list_by_name(self, owner: str, *, prefix: str, limit: int, after: str | None) -> Page:
+        self.requests += 1
+        keyed = sorted((name_key(p.name, p.id), p) for p in self.people.values() if p.owner == owner)
+        mine = [(k, p) for k, p in keyed if k.startswith(prefix) and (after is None or k > after)]
+        kept = mine[:limit]
+        more = len(mine) > limit
+        return Page(items=[p for _, p in kept], more=more, position=kept[-1][0] if more and kept else None)
+
+    def list_by_tag(self, owner: str, tag: str, *, limit: int, after: str | None) -> Page:
+        self.requests += 1
+        entries = self.tag_entries.get((owner, tag), {})
+        mine = [entries[i] for i in sorted(entries) if after is None or i > after]
+        return Page(items=mine[:limit], more=len(mine) > limit)
+
     def _check(self, person_id: str, guard: Guard) -> Person:
         person = self.people.get(person_id)
         if person is None or not guard.admits(person):
@@ -98,6 +116,32 @@ class InMemoryPeopleRepository(PeopleRepository):
         self.deleted[person_id] = self.people.pop(person_id)
         self.actors[person_id] = actor
         return person
+
+
+class InMemoryTagIndex(TagIndex):
+    """The tag entries, kept in the repository fake's `tag_entries` so its list_by_tag reads them."""
+
+    def __init__(self, repo: InMemoryPeopleRepository) -> None:
+        self.entries = repo.tag_entries
+        self.requests = 0
+
+    def write(self, tag: str, person: Person) -> bool:
+        self.requests += 1
+        entries = self.entries.setdefault((person.owner, tag), {})
+        current = entries.get(person.id)
+        if current is not None and current.version >= person.version:
+            return False
+        entries[person.id] = person
+        return True
+
+    def remove(self, owner: str, tag: str, person_id: str, *, version: int) -> bool:
+        self.requests += 1
+        entries = self.entries.get((owner, tag), {})
+        current = entries.get(person_id)
+        if current is None or current.version >= version:
+            return False
+        del entries[person_id]
+        return True
 
 
 class InMemoryHistoryRepository(HistoryRepository):

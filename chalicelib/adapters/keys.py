@@ -4,6 +4,12 @@ One table, `pk` (hash) + `sk` (range):
 - person:      pk = "PERSON#<id>",                         sk = "PERSON"
 - history:     pk = "PERSON#<id>",                         sk = "HISTORY#<version, zero-padded>"
 - idempotency: pk = "IDEMPOTENCY#<caller sub>#<sha256 of the key>", sk = "IDEMPOTENCY"
+- tag entry:   pk = "TAG#<owner sub>#<folded tag>",        sk = "<person id>"
+  (owner subs are Cognito UUIDs, so the first "#" after the prefix ends the owner)
+
+Indexes (sparse: only live people carry `list_owner`):
+- by-owner:      list_owner + id        a user's people in creation order
+- by-owner-name: list_owner + name_key  in name order, `search.name_key` (folded name, 0x1F, id)
 """
 
 from __future__ import annotations
@@ -23,6 +29,14 @@ def person_pk(person_id: str) -> str:
 
 def idempotency_pk(owner: str, key_hash: str) -> str:
     return f"IDEMPOTENCY#{owner}#{key_hash}"
+
+
+TAG_PREFIX: Final = "TAG#"
+
+
+def tag_pk(owner: str, tag: str) -> str:
+    """The partition of one user's entries for one (folded) tag: one Query lists them by id."""
+    return f"{TAG_PREFIX}{owner}#{tag}"
 
 
 def history_sk(version: int) -> str:

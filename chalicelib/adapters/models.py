@@ -14,6 +14,10 @@
   one. Entries expire by TTL, independently of the person. Querying the partition backwards from
   sk = "PERSON" yields the person item first (its owner, even after a soft delete) and then the
   history newest first: one Query per page.
+- name search: the GSI `by-owner-name` (hash `list_owner`, range `name_key`, projection ALL)
+  lists a user's people in name order and finds a name prefix with begins_with; `name_key` is
+  set with the name in the same write, so it costs no extra request.
+- tag entries (`TagEntryModel`), one partition per user and tag, kept by the stream handler.
 - idempotency (`IdempotencyModel`), in its own partition per caller and key: a fingerprint of
   the request body and the response it got (the person as created), expiring by TTL after
   24 hours. Written in the same transaction as the person, so neither exists without the other.
@@ -45,6 +49,17 @@ class OwnerIndex(GlobalSecondaryIndex["PersonModel"]):  # type: ignore[no-untype
     id = UnicodeAttribute(range_key=True)
 
 
+class NameIndex(GlobalSecondaryIndex["PersonModel"]):  # type: ignore[no-untyped-call]
+    """A user's live people in name order (`search.name_key`): name prefix search and sort=name."""
+
+    class Meta:
+        index_name = "by-owner-name"
+        projection = AllProjection()
+
+    list_owner = UnicodeAttribute(hash_key=True)
+    name_key = UnicodeAttribute(range_key=True)
+
+
 class PersonModel(Model):
     """A person item (live or soft-deleted)."""
 
@@ -59,6 +74,8 @@ class PersonModel(Model):
     id = UnicodeAttribute()
     owner = UnicodeAttribute()
     list_owner = UnicodeAttribute(null=True)
+    # The folded name and the id (`search.name_key`), written with the name in the same request.
+    name_key = UnicodeAttribute(null=True)
     name = UnicodeAttribute()
     email = UnicodeAttribute(null=True)
     phone = UnicodeAttribute(null=True)
@@ -73,6 +90,7 @@ class PersonModel(Model):
     expires_at = TTLAttribute(null=True)
 
     by_owner = OwnerIndex()
+    by_owner_name = NameIndex()
 
 
 class HistoryModel(Model):
@@ -117,7 +135,25 @@ class IdempotencyModel(Model):
     expires_at = TTLAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel, IdempotencyModel)
+class TagEntryModel(Model):
+    """One person under one of their tags (`keys.tag_pk`), written by the stream handler.
+
+    Holds the whole public person, so a tag page is one Query with no follow-up reads, and the
+    person's version, the condition that keeps an older change from overwriting a newer one.
+    """
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    version = NumberAttribute()
+    # The person's public fields as JSON text.
+    person = UnicodeAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel, IdempotencyModel, TagEntryModel)
 
 
 def bind(settings: Settings) -> None:

@@ -16,7 +16,7 @@ from chalicelib.adapters.dynamo import (
     error_code,
     storage_errors,
 )
-from chalicelib.adapters.models import IdempotencyModel, PersonModel
+from chalicelib.adapters.models import IdempotencyModel, PersonModel, TagEntryModel
 from chalicelib.domain import Person
 from chalicelib.errors import (
     IdempotencyKeyReused,
@@ -26,6 +26,7 @@ from chalicelib.errors import (
     VersionMismatch,
 )
 from chalicelib.ports import Created, Guard, IdempotencyKey, Page, PeopleRepository
+from chalicelib.search import id_of_name_key, name_key
 
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
@@ -64,6 +65,7 @@ class PynamoPeopleRepository(PeopleRepository):
             keys.PERSON_SK,
             **values,
             list_owner=person.owner,  # puts the person in the by-owner index
+            name_key=name_key(person.name, person.id),  # and in by-owner-name
             actor=actor,
         )
 
@@ -139,6 +141,36 @@ class PynamoPeopleRepository(PeopleRepository):
             items = list(PersonModel.by_owner.query(owner, range_key_condition=condition, limit=limit + 1))
         return Page(items=[to_person(item) for item in items[:limit]], more=len(items) > limit)
 
+    def list_by_name(self, owner: str, *, prefix: str, limit: int, after: str | None) -> Page:
+        """One Query on by-owner-name: begins_with for a prefix, continuing after the cursor's key."""
+        index = PersonModel.by_owner_name
+        condition = PersonModel.name_key.startswith(prefix) if prefix else None
+        start = None
+        if after is not None:
+            person_id = id_of_name_key(after)
+            start = {
+                "list_owner": {"S": owner},
+                "name_key": {"S": after},
+                "pk": {"S": keys.person_pk(person_id)},
+                "sk": {"S": keys.PERSON_SK},
+            }
+        with storage_errors():
+            items = list(
+                index.query(owner, range_key_condition=condition, limit=limit + 1, last_evaluated_key=start)
+            )
+        kept = items[:limit]
+        position = kept[-1].name_key if kept and len(items) > limit else None
+        return Page(items=[to_person(item) for item in kept], more=len(items) > limit, position=position)
+
+    def list_by_tag(self, owner: str, tag: str, *, limit: int, after: str | None) -> Page:
+        condition = TagEntryModel.sk > after if after else None
+        with storage_errors():
+            items = list(
+                TagEntryModel.query(keys.tag_pk(owner, tag), range_key_condition=condition, limit=limit + 1)
+            )
+        people = [_person_decoder.decode(item.person) for item in items[:limit]]
+        return Page(items=people, more=len(items) > limit)
+
     def _conditional_update(self, person_id: str, actions: list[Any], guard: Guard) -> Person:
         m = PersonModel
         condition = m.pk.exists() & m.deleted_at.does_not_exist()
@@ -173,6 +205,8 @@ class PynamoPeopleRepository(PeopleRepository):
                 actions.append(attribute.remove())
             else:
                 actions.append(attribute.set(list(value) if field == "tags" else value))
+            if field == "name":  # the name index's key follows the name in the same request
+                actions.append(PersonModel.name_key.set(name_key(value, person_id)))
         return self._conditional_update(person_id, actions, guard)
 
     def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
@@ -181,6 +215,7 @@ class PynamoPeopleRepository(PeopleRepository):
             *self._common_actions(actor, at),
             m.deleted_at.set(at),
             m.list_owner.remove(),
+            m.name_key.remove(),
             # Reads already treat it as gone; TTL purges it once its history has expired too.
             m.expires_at.set(datetime.fromisoformat(at) + self._tombstone),
         ]

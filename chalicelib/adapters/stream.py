@@ -40,8 +40,8 @@ def read_change(record: Mapping[str, Any]) -> PersonChange | None:
 
     INSERT -> created; MODIFY -> updated, or deleted when the new image is soft-deleted.
     Ignored: REMOVE (only DynamoDB's TTL purge of an already deleted person removes items),
-    items other than persons (history entries and idempotency records share the table), and
-    changes to an item that was already deleted.
+    items other than persons (history entries, idempotency records and tag entries share the
+    table), changes to an item that was already deleted, and writes that keep the version.
     """
     try:
         name = record["eventName"]
@@ -63,7 +63,9 @@ def read_change(record: Mapping[str, Any]) -> PersonChange | None:
         if not stream.get("OldImage"):
             raise MalformedRecord(f"MODIFY record {event_id} has no OldImage")
         old = _person_item(stream["OldImage"], "OldImage")
-        if old.deleted_at:
+        # Every change of a person bumps its version; a write that does not (the search
+        # backfill setting `name_key`) changes no field a client sees.
+        if old.deleted_at or old.version == new.version:
             return None
         before = _person(old, "OldImage")
         kind = DELETED if new.deleted_at else UPDATED

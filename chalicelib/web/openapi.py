@@ -15,6 +15,7 @@ import msgspec
 
 from chalicelib.domain import Person, PersonInput, PersonPatch
 from chalicelib.ports import HistoryEntry
+from chalicelib.search import COMBINATIONS, MAX_PREFIX_LENGTH, MAX_TAG_LENGTH
 from chalicelib.web.headers import IF_MATCH_PATTERN
 from chalicelib.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from chalicelib.web.problems import PROBLEM, Problem, ValidationProblem
@@ -87,6 +88,32 @@ _OWNER: Final = {
     "required": False,
     "description": "Whose people to list (a Cognito `sub`); only admins may name someone else.",
     "schema": {"type": "string"},
+}
+_NAME: Final = {
+    "name": "name",
+    "in": "query",
+    "required": False,
+    "description": (
+        "Only people whose name starts with this prefix, ignoring case, accents and compatibility "
+        "forms (`ad` finds Ada, Ádám and ADRIAN), in that name order. Not with `tag`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_PREFIX_LENGTH},
+}
+_TAG: Final = {
+    "name": "tag",
+    "in": "query",
+    "required": False,
+    "description": (
+        "Only people carrying this tag (compared case-folded), oldest first. Not with `name` or `sort=name`."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_TAG_LENGTH},
+}
+_SORT: Final = {
+    "name": "sort",
+    "in": "query",
+    "required": False,
+    "description": "`created` (the default: oldest first) or `name` (by the folded name).",
+    "schema": {"type": "string", "enum": ["created", "name"]},
 }
 _IF_MATCH: Final = {
     "name": "If-Match",
@@ -277,8 +304,14 @@ def _paths() -> Schema:
             },
             "get": {
                 "operationId": "list_people",
-                "summary": "List a user's people, oldest first",
-                "parameters": [_OWNER, _LIMIT, _CURSOR],
+                "summary": "List or search a user's people: oldest first, by name, by name prefix or by tag",
+                "description": (
+                    "Each page is one query on one index, so only these combinations exist: "
+                    + "; ".join(COMBINATIONS)
+                    + ". Any other is a 400 that lists them. Every one takes `owner`, `limit` and `cursor`; "
+                    "a cursor only continues the query (normalised) it came from."
+                ),
+                "parameters": [_OWNER, _NAME, _TAG, _SORT, _LIMIT, _CURSOR],
                 "responses": {
                     "200": {
                         "description": "One page of people.",

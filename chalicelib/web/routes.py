@@ -12,6 +12,7 @@ from chalicelib import services
 from chalicelib.config import auth_settings
 from chalicelib.domain import Person
 from chalicelib.errors import InvalidCursor
+from chalicelib.search import parse_query
 from chalicelib.web.auth import caller_from_context
 from chalicelib.web.headers import parse_idempotency_key, parse_if_match
 from chalicelib.web.middleware import api_view
@@ -138,14 +139,18 @@ def create_person() -> Response:
 @bp.route("/people", methods=["GET"], authorizer=authorizer)
 @view
 def list_people() -> Response:
-    params = _params("owner", "limit", "cursor")
+    params = _params("owner", "limit", "cursor", "name", "tag", "sort")
     caller = _caller()
     owner = services.listing_owner(caller, params.get("owner"))
     limit = parse_limit(params)
-    scope = f"people:{owner}"
+    search = parse_query(params.get("name"), params.get("tag"), params.get("sort"))
+    scope = search.scope(owner)
     after = _cursor(params, scope)
-    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=after)
-    query = {"owner": owner} if owner != caller.sub else None
+    page = services.list_people(caller, people_repo(), owner=owner, limit=limit, after=after, query=search)
+    # The next page repeats the query as given; its cursor is bound to the normalised query.
+    query = {key: params[key] for key in ("name", "tag", "sort") if key in params}
+    if owner != caller.sub:
+        query["owner"] = owner
     return _page_response(page.items, page.last, scope, "/people", limit, query)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from chalice.test import Client
 
-from chalicelib.ports import PeopleRepository
-from tests.fakes import InMemoryPeopleRepository
+from chalicelib.ports import PeopleRepository, TagIndex
+from tests.fakes import InMemoryPeopleRepository, InMemoryTagIndex
 from tests.support import Api
 
 
@@ -23,6 +23,16 @@ def repo(request: pytest.FixtureRequest) -> PeopleRepository:
     from chalicelib.wiring import people_repo
 
     return people_repo()
+
+
+@pytest.fixture
+def tag_index(repo: PeopleRepository) -> TagIndex:
+    """The tag entries the stream handler keeps, on the same storage as `repo`."""
+    if isinstance(repo, InMemoryPeopleRepository):
+        return InMemoryTagIndex(repo)
+    from chalicelib.wiring import tag_index
+
+    return tag_index()
 
 
 @pytest.fixture

@@ -225,7 +225,7 @@ def test_unexpected_errors_are_500_with_a_request_id_and_no_traceback(
 @pytest.mark.parametrize(
     ("method", "path", "accepted"),
     [
-        ("GET", "/people?id=01ARZ3NDEKTSV4RRFFQ69G5FAV", "owner, limit, cursor"),
+        ("GET", "/people?id=01ARZ3NDEKTSV4RRFFQ69G5FAV", "owner, limit, cursor, name, tag, sort"),
         ("GET", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV?fields=name", "none"),
         ("GET", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV/history?owner=x", "limit, cursor"),
         ("DELETE", "/people/01ARZ3NDEKTSV4RRFFQ69G5FAV?force=1", "none"),

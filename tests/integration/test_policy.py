@@ -30,6 +30,8 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, 
 
 
 PAGED = {"/people", "/people/{person_id}/history"}  # the routes that take `limit`
+# Every index the listing reads: creation order, name order (and prefix), the tag entries.
+LISTINGS = ("", "&sort=name", "&name=ad", "&tag=policy")
 
 
 def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> None:
@@ -41,25 +43,36 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
 
     with Client(chalice_app, stage_name="local", project_dir=str(ROOT)) as client:
         owner, admin = token_for("policy-owner"), token_for("policy-admin", "admins")
-        created = client.http.post("/people", headers=headers(owner), body=json.dumps({"name": "Ada"}))
+        created = client.http.post(
+            "/people", headers=headers(owner), body=json.dumps({"name": "Ada", "tags": ["policy"]})
+        )
         assert created.status_code == 201
         person_id = created.json_body["id"]
         client.http.post("/people", headers=headers(owner), body=json.dumps({"name": "Bob"}))
         for _ in range(2):  # the idempotent create, then its replay
             replayable = headers(owner, **{"Idempotency-Key": "policy-key"})
             assert client.http.post("/people", headers=replayable, body=b'{"name": "Di"}').status_code == 201
-        bodies = {"PUT": {"name": "Ada L"}, "PATCH": {"notes": "x"}, "POST": {"name": "Cy"}}
+        # Tags that a PATCH changes and a PUT clears: the stream handler adds and removes tag entries.
+        bodies = {
+            "PUT": {"name": "Ada L"},
+            "PATCH": {"notes": "x", "tags": ["b", "c"]},
+            "POST": {"name": "Cy"},
+        }
         for path, entry in sorted(chalice_app.routes.items()):
             concrete = re.sub(r"\{[^}]+\}", person_id, path)
             for method in sorted(entry, key=lambda m: m == "DELETE"):
                 body = bodies.get(method)
+                queries = [""]
+                if method == "GET" and path in PAGED:
+                    queries = [f"?limit=1{q}" for q in (LISTINGS if path == "/people" else ("",))]
                 for token in (owner, admin):
-                    client.http.request(
-                        method,
-                        concrete + ("?limit=1" if method == "GET" and path in PAGED else ""),
-                        headers=headers(token),
-                        body=json.dumps(body).encode() if body else b"",
-                    )
+                    for query in queries:
+                        client.http.request(
+                            method,
+                            concrete + query,
+                            headers=headers(token),
+                            body=json.dumps(body).encode() if body else b"",
+                        )
 
 
 # IAM authorises each item of a transaction as the operation it performs (there is no
@@ -81,7 +94,7 @@ def observed_actions(calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, 
                 ((kind, _),) = item.items()
                 kinds["table"].add(TRANSACTION_ITEM_ACTIONS[kind])
         elif service == "dynamodb":
-            kind = "index" if params.get("IndexName") == "by-owner" else "table"
+            kind = "index" if params.get("IndexName") in deploy.INDEXES else "table"
             kinds[kind].add(f"dynamodb:{operation}")
         else:
             kinds["other"].add(f"{service}:{operation}")
@@ -194,7 +207,11 @@ def test_policies_name_only_the_stages_resources(stage: str) -> None:
     policies = stage_policies(stage)
     by_sid = {f: {s["Sid"]: s["Resource"] for s in p["Statement"]} for f, p in policies.items()}
     assert by_sid["api_handler"]["Table"] == [table_arn]
-    assert by_sid["api_handler"]["OwnerIndex"] == [f"{table_arn}/index/by-owner"]
+    assert by_sid["api_handler"]["OwnerIndex"] == [
+        f"{table_arn}/index/by-owner",
+        f"{table_arn}/index/by-owner-name",
+    ]
+    assert by_sid["publish_changes"]["Table"] == [table_arn]  # tag entries only
     assert by_sid["api_handler"]["CursorKey"] == [
         f"arn:aws:ssm:us-east-1:000000000000:parameter/people-api/{stage}/cursor-secret"
     ]

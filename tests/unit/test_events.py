@@ -102,6 +102,12 @@ def test_ttl_removal_of_a_deleted_person_is_ignored() -> None:
     assert build_event(removal, SOURCE) is None
 
 
+def test_a_write_that_keeps_the_version_is_not_a_change() -> None:
+    """The search backfill sets `name_key` on people written before search, nothing else."""
+    old = person_item(3)
+    assert build_event(record("MODIFY", old, {**old, "name_key": "ada\x1f" + PID}), SOURCE) is None
+
+
 def test_history_items_in_the_same_table_are_ignored() -> None:
     entry = {"pk": f"PERSON#{PID}", "sk": "HISTORY#0000000001", "event_id": "e", "owner": OWNER}
     assert build_event(record("INSERT", None, entry), SOURCE) is None
