@@ -10,7 +10,14 @@ from chalicelib.config import settings
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
-    from chalicelib.ports import HistoryRepository, PeopleRepository, Publisher, StreamReader
+    from chalicelib.ports import (
+        HistoryRepository,
+        PeopleRepository,
+        Publisher,
+        SecretBox,
+        StreamReader,
+        WebhookRepository,
+    )
     from chalicelib.web.pagination import CursorCodec
 
 
@@ -49,6 +56,22 @@ def history_repo() -> HistoryRepository:
 
     _bound_models()
     return PynamoHistoryRepository()
+
+
+@cache
+def webhook_repo() -> WebhookRepository:
+    from chalicelib.adapters.webhooks import PynamoWebhookRepository
+
+    _bound_models()
+    return PynamoWebhookRepository(dynamodb_connection())
+
+
+@cache
+def secret_box() -> SecretBox:
+    """Webhook secrets sealed with the stage's KMS key (WEBHOOK_SECRETS_KEY)."""
+    from chalicelib.adapters.kms import KmsSecretBox
+
+    return KmsSecretBox(_client("kms"), settings().webhooks.secrets_key())
 
 
 @cache
