@@ -324,8 +324,11 @@ class WebhookRepository(abc.ABC):
         """The delivery with this key (strongly consistent)."""
 
     @abc.abstractmethod
-    def save_attempt(self, delivery: DeliveryRecord) -> bool:
-        """Store the delivery after one more attempt, if no other attempt was recorded meanwhile."""
+    def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
+        """Store the delivery's new state if it is still pending with `attempts_before` attempts.
+
+        False when another copy of the queue message recorded an attempt (or finished it) first.
+        """
 
     @abc.abstractmethod
     def deliveries(self, endpoint_id: str, *, limit: int, after: str | None) -> DeliveryPage:
@@ -338,3 +341,13 @@ class SecretBox(Protocol):
     def seal(self, secret: str, context: Mapping[str, str]) -> str: ...
 
     def open(self, sealed: str, context: Mapping[str, str]) -> str: ...
+
+
+class DeliveryQueue(Protocol):
+    """The webhook delivery queue and its failure queue."""
+
+    def send(self, body: str, *, delay_seconds: int) -> None:
+        """Queue one delivery message, visible after `delay_seconds` (at most 900)."""
+
+    def send_failed(self, body: str) -> None:
+        """Keep a delivery that failed for good in the failure queue."""

@@ -240,10 +240,10 @@ class InMemoryWebhookRepository(WebhookRepository):
     def get_delivery(self, endpoint_id: str, key: str) -> DeliveryRecord | None:
         return self.records.get((endpoint_id, key))
 
-    def save_attempt(self, delivery: DeliveryRecord) -> bool:
+    def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
         key = (delivery.endpoint_id, delivery.key)
         stored = self.records.get(key)
-        if stored is None or stored.state != "pending" or len(stored.attempts) != len(delivery.attempts) - 1:
+        if stored is None or stored.state != "pending" or len(stored.attempts) != attempts_before:
             return False
         self.records[key] = delivery
         return True

@@ -296,7 +296,7 @@ class PynamoWebhookRepository(WebhookRepository):
                 return None
         return _delivery(item)
 
-    def save_attempt(self, delivery: DeliveryRecord) -> bool:
+    def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
         from pynamodb.exceptions import UpdateError
 
         m = DeliveryModel
@@ -314,7 +314,7 @@ class PynamoWebhookRepository(WebhookRepository):
             else m.failure_reason.set(delivery.failure_reason),
         ]
         # The attempt count before this one: a second copy of the message finds it moved on.
-        condition = m.pk.exists() & (m.attempt_count == made - 1) & (m.state == "pending")
+        condition = m.pk.exists() & (m.attempt_count == attempts_before) & (m.state == "pending")
         with storage_errors():
             try:
                 item.update(actions=actions, condition=condition)

@@ -193,7 +193,9 @@ class TestWebhookRepositoryContract:
         assert webhooks.add_delivery(first, expires_at=EXPIRY) is False
         assert webhooks.get_delivery(endpoint_id, first.key) == first
 
-    def test_an_attempt_is_saved_once_per_attempt_number(self, webhooks: WebhookRepository) -> None:
+    def test_an_attempt_is_saved_once_per_attempt_number_and_a_finished_delivery_stays_finished(
+        self, webhooks: WebhookRepository
+    ) -> None:
         endpoint_id = new_id()
         pending = delivery(endpoint_id, 1)
         webhooks.add_delivery(pending, expires_at=EXPIRY)
@@ -201,8 +203,10 @@ class TestWebhookRepositoryContract:
         after_one = msgspec.structs.replace(
             pending, attempts=(attempt,), next_attempt_at=NOW + timedelta(seconds=5)
         )
-        assert webhooks.save_attempt(after_one) is True
-        assert webhooks.save_attempt(after_one) is False  # another copy of the message got there first
+        assert webhooks.save_delivery(after_one, attempts_before=0) is True
+        assert (
+            webhooks.save_delivery(after_one, attempts_before=0) is False
+        )  # another copy of the message got there first
         assert webhooks.get_delivery(endpoint_id, pending.key) == after_one
         done = msgspec.structs.replace(
             after_one,
@@ -210,8 +214,10 @@ class TestWebhookRepositoryContract:
             attempts=(attempt, AttemptRecord(at=NOW, status=204, error=None, duration_ms=3)),
             next_attempt_at=None,
         )
-        assert webhooks.save_attempt(done) is True
+        assert webhooks.save_delivery(done, attempts_before=1) is True
         assert webhooks.get_delivery(endpoint_id, pending.key) == done
+        abandoned = msgspec.structs.replace(done, state="failed", failure_reason="endpoint disabled")
+        assert webhooks.save_delivery(abandoned, attempts_before=2) is False
 
     def test_deliveries_page_newest_first(self, webhooks: WebhookRepository) -> None:
         endpoint_id = new_id()
