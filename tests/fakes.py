@@ -255,3 +255,31 @@ class InMemoryWebhookRepository(WebhookRepository):
             reverse=True,
         )
         return DeliveryPage(items=mine[:limit], more=len(mine) > limit)
+
+
+class FakeSecretBox:
+    """Seals reversibly, bound to its context like KMS: opening under another context fails."""
+
+    def seal(self, secret: str, context: Mapping[str, str]) -> str:
+        return "sealed:" + msgspec.json.encode([secret, dict(context)]).decode()
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> str:
+        secret, bound = msgspec.json.decode(sealed.removeprefix("sealed:"))
+        if bound != dict(context):
+            raise ValueError("the secret was sealed for another endpoint")
+        return str(secret)
+
+
+class FakeDeliveryQueue:
+    """Messages as sent, with their delays; `failed` is the failure queue."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+        self.failed: list[str] = []
+
+    def send(self, body: str, *, delay_seconds: int) -> None:
+        assert 0 <= delay_seconds <= 900
+        self.sent.append((body, delay_seconds))
+
+    def send_failed(self, body: str) -> None:
+        self.failed.append(body)
