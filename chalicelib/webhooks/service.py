@@ -138,12 +138,12 @@ class WebhookInput(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 
 class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """The body of `PATCH /webhooks/{id}`: any of these fields."""
+    """The body of `PATCH /webhooks/{id}`: any of these fields (`events: null` means every type)."""
 
-    url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
-    events: list[EventType] | None = None
-    description: Annotated[str, msgspec.Meta(max_length=500)] | None = None
-    enabled: bool | None = None
+    url: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
+    events: list[EventType] | None | msgspec.UnsetType = msgspec.UNSET
+    description: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType = msgspec.UNSET
+    enabled: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 # --- validation -------------------------------------------------------------------------------
