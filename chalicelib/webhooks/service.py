@@ -93,10 +93,10 @@ class SentTest(msgspec.Struct, frozen=True):
 
 
 def view(endpoint: WebhookEndpoint, secret: str | None = None, *, now: datetime | None = None) -> WebhookView:
+    """What the owner sees; `previous_secret_expires_at` only while the old secret still signs."""
     expires = endpoint.previous_secret_expires_at
-    live_previous = (
-        endpoint.previous_secret is not None and expires is not None and (now is None or now < expires)
-    )
+    moment = now or utc_now()
+    live_previous = endpoint.previous_secret is not None and expires is not None and moment < expires
     return WebhookView(
         id=endpoint.id,
         url=endpoint.url,
@@ -141,7 +141,7 @@ class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
     """The body of `PATCH /webhooks/{id}`: any of these fields (`events: null` means every type)."""
 
     url: Annotated[str, msgspec.Meta(max_length=2000)] | msgspec.UnsetType = msgspec.UNSET
-    events: list[EventType] | None | msgspec.UnsetType = msgspec.UNSET
+    events: list[EventType] | msgspec.UnsetType | None = msgspec.UNSET
     description: Annotated[str, msgspec.Meta(max_length=500)] | msgspec.UnsetType = msgspec.UNSET
     enabled: bool | msgspec.UnsetType = msgspec.UNSET
 

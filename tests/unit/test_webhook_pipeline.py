@@ -314,6 +314,8 @@ def test_after_rotation_deliveries_verify_with_either_secret_for_a_day(world: Wo
         assert isinstance(secret, str)
         assert Webhook(secret).verify(seen.body, seen.headers)["type"] == "people.person.created"
     assert len(headers["webhook-signature"].split()) == 1  # after 24 h: the new secret only
+    assert rotated.previous_secret_expires_at is not None
+    assert service.view(world.endpoint(view), now=world.clock.now).previous_secret_expires_at is None
 
 
 def test_a_poison_message_fails_alone_and_a_malformed_one_goes_to_the_failure_queue(world: World) -> None:
