@@ -8,7 +8,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent
+from chalice.app import Chalice, DynamoDBEvent, Request, Response, SNSEvent, SQSEvent
 
 from chalicelib.config import cors_allowed_origins, event_sources, settings
 from chalicelib.web import routes
@@ -21,7 +21,7 @@ app.register_blueprint(routes.bp)
 _sources = event_sources()
 
 
-def _request_id(event: DynamoDBEvent | SNSEvent) -> str | None:
+def _request_id(event: DynamoDBEvent | SNSEvent | SQSEvent) -> str | None:
     return getattr(event.context, "aws_request_id", None)
 
 
@@ -67,6 +67,37 @@ def record_notification(event: SNSEvent) -> None:
             source=settings().event_source,
             stats=stats,
         )
+
+
+@app.on_sns_message(topic=_sources.topic_arn)
+def fan_out_webhooks(event: SNSEvent) -> None:
+    """Queue one webhook delivery per matching endpoint for each change event."""
+    from chalicelib import wiring
+    from chalicelib.logs import logged_invocation
+    from chalicelib.webhooks import pipeline
+
+    records = event.to_dict().get("Records") or []
+    with logged_invocation("fan_out_webhooks", _request_id(event), len(records)) as stats:
+        pipeline.fan_out(
+            records,
+            wiring.webhook_repo(),
+            wiring.delivery_queue(),
+            wiring.history_repo(),
+            source=settings().event_source,
+            stats=stats,
+        )
+
+
+# Each message is one attempt of one delivery (at most 10 s); a failed message is retried alone.
+@app.on_sqs_message(queue=_sources.delivery_queue, batch_size=5)
+def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
+    """POST due webhook attempts, record them, and queue the next hop or the failure."""
+    from chalicelib import wiring
+    from chalicelib.logs import logged_invocation
+
+    records = event.to_dict().get("Records") or []
+    with logged_invocation("deliver_webhooks", _request_id(event), len(records)) as stats:
+        return wiring.deliverer().handle_batch(records, stats)
 
 
 # What the import created lives as long as the Lambda process. Freezing it moves it out of the

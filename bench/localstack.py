@@ -3,7 +3,9 @@
 Starts its own stack on free ports with its own DEVSTACK_STATE file, so it never meets a
 stack you are running. Load is bounded by both a request count and a time limit. Then the
 write-to-history latency: one write at a time, polling the history until its entry appears
-(bounded by a write count and a time limit).
+(bounded by a write count and a time limit); and the write-to-delivery latency of webhooks: a
+receiver on loopback registered with POST /webhooks, one write at a time until its signed event
+arrives there.
 """
 
 from __future__ import annotations
@@ -117,6 +119,61 @@ def _history_latency(port: int, auth: dict[str, str], writes: int, seconds: floa
     }
 
 
+def _delivery_latency(port: int, auth: dict[str, str], writes: int, seconds: float) -> dict[str, Any]:
+    """Register a loopback receiver, then write one person at a time until its event is POSTed there."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrived: dict[str, float] = {}
+    event = threading.Event()
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            subject = json.loads(body).get("subject", "")
+            arrived.setdefault(subject, time.perf_counter())
+            event.set()
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    latencies: list[float] = []
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        status, endpoint = _request(
+            port, "POST", "/webhooks", auth, {"url": url, "events": ["people.person.created"]}
+        )
+        if status != 201:
+            raise RuntimeError(f"POST /webhooks on the local stack answered {status}: {endpoint}")
+        deadline = time.monotonic() + seconds
+        while len(latencies) < writes and time.monotonic() < deadline:
+            started = time.perf_counter()
+            status, created = _request(port, "POST", "/people", auth, {"name": f"Hook {len(latencies)}"})
+            if status != 201:
+                raise RuntimeError(f"POST /people on the local stack answered {status}: {created}")
+            while created["id"] not in arrived:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no webhook arrived within {seconds:.0f}s of a write")
+                event.wait(0.01)
+                event.clear()
+            latencies.append(arrived[created["id"]] - started)
+    finally:
+        server.shutdown()
+        server.server_close()
+    latencies.sort()
+    return {
+        "writes": len(latencies),
+        "p50_s": latencies[len(latencies) // 2],
+        "p95_s": latencies[min(int(len(latencies) * 0.95), len(latencies) - 1)],
+        "max_s": latencies[-1],
+        "samples": latencies,
+    }
+
+
 def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
     from devstack import background
     from devstack.tokens import id_token
@@ -133,6 +190,7 @@ def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
             person = _load(api_port, f"/people/{created['id']}", auth, seconds, max_requests)
             health = _load(api_port, "/health", {}, seconds, max_requests)
             history = _history_latency(api_port, auth, history_writes, HISTORY_SECONDS)
+            delivery = _delivery_latency(api_port, auth, history_writes, HISTORY_SECONDS)
         finally:
             background.stop(stack)
     failures = f"; {person['failed']} failed" if person["failed"] else ""
@@ -164,5 +222,19 @@ def run(seconds: float, max_requests: int, history_writes: int) -> list[Figure]:
             "reported (no goal set; on AWS the stream poller and SNS set it)",
             INFO,
             detail=history,
+        ),
+        Figure(
+            "local.webhook_latency",
+            SECTION,
+            "Write-to-delivery latency: POST /people until a registered loopback receiver gets the webhook",
+            delivery["p50_s"],
+            "s",
+            f"p50 {delivery['p50_s'] * 1000:.0f} ms, p95 {delivery['p95_s'] * 1000:.0f} ms "
+            f"(max {delivery['max_s'] * 1000:.0f} ms, {delivery['writes']} writes, one at a time)",
+            "the path: stream poll → stream handler → SNS → queue long poll → fan-out → delivery queue "
+            "long poll → signed POST (a KMS Decrypt and the DynamoDB reads and writes of each attempt)",
+            "reported (no goal set; on AWS the stream poller, SNS and SQS set it)",
+            INFO,
+            detail=delivery,
         ),
     ]

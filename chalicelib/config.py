@@ -24,6 +24,7 @@ PLACEHOLDER_STREAM_ARN = (
     "arn:aws:dynamodb:us-east-1:000000000000:table/people-placeholder/stream/1970-01-01T00:00:00.000"
 )
 PLACEHOLDER_TOPIC_ARN = "arn:aws:sns:us-east-1:000000000000:people-placeholder-changes"
+PLACEHOLDER_DELIVERY_QUEUE = "people-placeholder-webhook-deliveries"
 DEFAULT_HISTORY_TTL_DAYS = 90
 # API Gateway gives up on a Lambda integration after 29 s; a request's storage calls, with
 # every retry, must end (as a 503) well before that, or the client gets a bare 504.
@@ -47,6 +48,35 @@ class EventSources(msgspec.Struct, frozen=True):
 
     stream_arn: str
     topic_arn: str
+    # The SQS queue (its name) the webhook deliverer consumes.
+    delivery_queue: str = PLACEHOLDER_DELIVERY_QUEUE
+
+
+class WebhookSettings(msgspec.Struct, frozen=True):
+    """Webhook delivery: where messages go, the key that seals secrets, where requests may go."""
+
+    delivery_queue_url: str = ""
+    failure_queue_url: str = ""
+    secrets_key_id: str = ""
+    # Loopback receivers (http://127.0.0.1:...) for development: the local stage only.
+    allow_loopback: bool = False
+    # AWS_LAMBDA_RUNTIME_API: the deliverer never connects there, whatever the policy.
+    lambda_runtime_api: str | None = None
+
+    def secrets_key(self) -> str:
+        return self._needed(self.secrets_key_id, "WEBHOOK_SECRETS_KEY")
+
+    def delivery_queue(self) -> str:
+        return self._needed(self.delivery_queue_url, "WEBHOOK_DELIVERY_QUEUE_URL")
+
+    def failure_queue(self) -> str:
+        return self._needed(self.failure_queue_url, "WEBHOOK_FAILURE_QUEUE_URL")
+
+    @staticmethod
+    def _needed(value: str, name: str) -> str:
+        if not value or value in PLACEHOLDER_SECRETS:
+            raise ConfigError(f"environment variable {name} is required for webhooks (make deploy sets it)")
+        return value
 
 
 class Settings(msgspec.Struct, frozen=True):
@@ -68,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True):
     ddb_max_attempts: int
     events: EventSources
     history_ttl_days: int
+    webhooks: WebhookSettings = WebhookSettings()
 
     @property
     def ddb_worst_case_seconds(self) -> float:
@@ -102,6 +133,26 @@ def _events_from(env: Mapping[str, str]) -> EventSources:
     return EventSources(
         stream_arn=env.get("TABLE_STREAM_ARN") or PLACEHOLDER_STREAM_ARN,
         topic_arn=env.get("CHANGES_TOPIC_ARN") or PLACEHOLDER_TOPIC_ARN,
+        delivery_queue=env.get("WEBHOOK_DELIVERY_QUEUE") or PLACEHOLDER_DELIVERY_QUEUE,
+    )
+
+
+def _webhooks_from(env: Mapping[str, str], stage: str) -> WebhookSettings:
+    raw = env.get("WEBHOOKS_ALLOW_LOOPBACK", "").strip().lower()
+    if raw not in ("", "0", "false", "1", "true"):
+        raise ConfigError(f"WEBHOOKS_ALLOW_LOOPBACK must be true or false, not {raw!r}")
+    allow_loopback = raw in ("1", "true")
+    if allow_loopback and stage != "local":
+        raise ConfigError(
+            f"WEBHOOKS_ALLOW_LOOPBACK is for the local stage only; "
+            f"stage {stage!r} must not deliver to loopback"
+        )
+    return WebhookSettings(
+        delivery_queue_url=env.get("WEBHOOK_DELIVERY_QUEUE_URL", "").strip(),
+        failure_queue_url=env.get("WEBHOOK_FAILURE_QUEUE_URL", "").strip(),
+        secrets_key_id=env.get("WEBHOOK_SECRETS_KEY", "").strip(),
+        allow_loopback=allow_loopback,
+        lambda_runtime_api=env.get("AWS_LAMBDA_RUNTIME_API") or None,
     )
 
 
@@ -151,8 +202,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     jwks_url = env.get("COGNITO_JWKS_URL") or (
         f"https://cognito-idp.{region}.amazonaws.com/{pool_id}/.well-known/jwks.json"
     )
+    stage = env.get("STAGE", "dev")
     loaded = Settings(
-        stage=env.get("STAGE", "dev"),
+        stage=stage,
         region=region,
         table_name=_required(env, "TABLE_NAME"),
         cursor_secret=_cursor_secret(env),
@@ -166,6 +218,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         ddb_max_attempts=int(_number(env, "DDB_MAX_ATTEMPTS", "3")),
         events=_events_from(env),
         history_ttl_days=_history_ttl_days(env),
+        webhooks=_webhooks_from(env, stage),
     )
     if loaded.ddb_max_attempts < 0 or loaded.ddb_connect_timeout <= 0 or loaded.ddb_read_timeout <= 0:
         raise ConfigError("DDB_CONNECT_TIMEOUT and DDB_READ_TIMEOUT must be > 0, DDB_MAX_ATTEMPTS >= 0")

@@ -74,3 +74,11 @@ class IdempotencyKeyReused(PeopleApiError):
 
 class IdempotentRequestInFlight(PeopleApiError):
     """A request with the same Idempotency-Key is being processed right now."""
+
+
+class WebhookNotFound(PeopleApiError):
+    """The webhook endpoint does not exist, or belongs to another user."""
+
+
+class TooManyWebhooks(PeopleApiError):
+    """The caller already has the most webhook endpoints a user may have."""

@@ -74,7 +74,7 @@ def publish_batch(
     return {"batchItemFailures": []}
 
 
-def _rejection(event: events.ChangeEvent, source: str, history: HistoryRepository) -> str | None:
+def rejection(event: events.ChangeEvent, source: str, history: HistoryRepository) -> str | None:
     """Why an event cannot be a change this stage's stream published, or None if it can.
 
     Only the stream handler may publish to the topic (its policy says so), but the handler
@@ -100,7 +100,7 @@ def record_notifications(
 ) -> int:
     """Record each SNS-delivered change event in its person's history; returns how many were new.
 
-    A malformed message, or one that cannot be this stage's change (`_rejection`), is logged
+    A malformed message, or one that cannot be this stage's change (`rejection`), is logged
     and skipped: retrying cannot fix it, and raising would only make Lambda redeliver it. A
     storage failure raises, so Lambda retries the delivery; the conditional put makes that
     retry (and any SNS redelivery) add nothing twice.
@@ -120,7 +120,7 @@ def record_notifications(
             log_json(logging.WARNING, "malformed_notification", message_id=message_id, error=str(exc))
             stats.skipped += 1
             continue
-        rejected = _rejection(event, source, history)
+        rejected = rejection(event, source, history)
         if rejected is not None:
             log_json(
                 logging.WARNING,

@@ -214,3 +214,172 @@ class StreamReader(Protocol):
 class Publisher(Protocol):
     def publish(self, message: str, attributes: Mapping[str, str]) -> None:
         """Deliver one message with its string attributes, raising on failure."""
+
+
+# --- webhooks ---------------------------------------------------------------------------------
+
+
+class WebhookEndpoint(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered webhook endpoint as stored. `secret` and `previous_secret` are sealed
+    (encrypted with the stage's key, see `SecretBox`), never the plaintext."""
+
+    id: str
+    owner: str
+    url: str
+    description: str = ""
+    events: tuple[str, ...] | None = None  # None: every change type
+    scope: str = "own"  # "own" or "all" (admins only)
+    enabled: bool = True
+    secret: str
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+    failing_since: datetime | None = None
+    disabled_at: datetime | None = None  # set when delivery disabled it (with the reason)
+    disabled_reason: str | None = None
+
+
+class WebhookPage(msgspec.Struct, frozen=True):
+    """One page of a user's endpoints, oldest first."""
+
+    items: list[WebhookEndpoint]
+    more: bool
+
+    @property
+    def last(self) -> str | None:
+        return self.items[-1].id if self.more and self.items else None
+
+
+class AttemptRecord(msgspec.Struct, frozen=True):
+    """One delivery attempt as stored and shown: when, HTTP status or error, duration."""
+
+    at: datetime
+    status: int | None
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One event's delivery to one endpoint: its state and attempts, and the exact body to POST."""
+
+    id: str  # the webhook-id, stable across attempts
+    endpoint_id: str
+    owner: str  # the endpoint's owner
+    event_id: str
+    event_type: str
+    event_time: str
+    created_at: datetime
+    state: str = "pending"
+    attempts: tuple[AttemptRecord, ...] = ()
+    next_attempt_at: datetime | None = None
+    failure_reason: str | None = None
+    payload: str = ""
+
+    @property
+    def key(self) -> str:
+        """The delivery's place in its endpoint's listing: `<event time>#<id>`."""
+        return f"{self.event_time}#{self.id}"
+
+
+class DeliveryPage(msgspec.Struct, frozen=True):
+    """One page of an endpoint's deliveries, newest first."""
+
+    items: list[DeliveryRecord]
+    more: bool
+
+    @property
+    def last(self) -> str | None:
+        return self.items[-1].key if self.more and self.items else None
+
+
+class WebhookRepository(abc.ABC):
+    """What webhooks need from storage. Every method is one storage request."""
+
+    @abc.abstractmethod
+    def add(self, endpoint: WebhookEndpoint, *, limit: int) -> None:
+        """Store a new endpoint unless its owner already has `limit`; else TooManyWebhooks."""
+
+    @abc.abstractmethod
+    def get(self, owner: str, endpoint_id: str) -> WebhookEndpoint | None:
+        """The owner's endpoint with this id (None for another user's)."""
+
+    @abc.abstractmethod
+    def page(self, owner: str, *, limit: int, after: str | None) -> WebhookPage:
+        """Up to `limit` of the owner's endpoints with ids after `after`, oldest first."""
+
+    @abc.abstractmethod
+    def update(
+        self, owner: str, endpoint_id: str, changes: Mapping[str, Any], *, at: datetime
+    ) -> WebhookEndpoint:
+        """Set `url`, `description`, `events` (None: all) or `enabled`; returns the result.
+
+        Enabling clears the endpoint's failure record. WebhookNotFound if it is not the owner's.
+        """
+
+    @abc.abstractmethod
+    def rotate(
+        self, owner: str, endpoint_id: str, sealed: str, *, previous_expires_at: datetime, at: datetime
+    ) -> WebhookEndpoint:
+        """Make `sealed` the current secret and keep the current one as previous until the time given."""
+
+    @abc.abstractmethod
+    def delete(self, owner: str, endpoint_id: str) -> None:
+        """Remove the endpoint (its deliveries expire by themselves); WebhookNotFound if absent."""
+
+    @abc.abstractmethod
+    def owned_by(self, owner: str) -> list[WebhookEndpoint]:
+        """Every endpoint of this owner (at most the per-user limit)."""
+
+    @abc.abstractmethod
+    def scope_all(self) -> list[WebhookEndpoint]:
+        """Every endpoint registered with scope `all`."""
+
+    @abc.abstractmethod
+    def set_health(
+        self,
+        owner: str,
+        endpoint_id: str,
+        *,
+        failing_since: datetime | None,
+        disabled_at: datetime | None,
+        disabled_reason: str | None,
+    ) -> None:
+        """Record the endpoint's delivery health (if it still exists)."""
+
+    @abc.abstractmethod
+    def add_delivery(self, delivery: DeliveryRecord, *, expires_at: datetime) -> bool:
+        """Store a new delivery unless one with its key exists; True if it was added."""
+
+    @abc.abstractmethod
+    def get_delivery(self, endpoint_id: str, key: str) -> DeliveryRecord | None:
+        """The delivery with this key (strongly consistent)."""
+
+    @abc.abstractmethod
+    def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
+        """Store the delivery's new state if it is still pending with `attempts_before` attempts.
+
+        False when another copy of the queue message recorded an attempt (or finished it) first.
+        """
+
+    @abc.abstractmethod
+    def deliveries(self, endpoint_id: str, *, limit: int, after: str | None) -> DeliveryPage:
+        """Up to `limit` of the endpoint's deliveries older than key `after`, newest first."""
+
+
+class SecretBox(Protocol):
+    """Encrypts webhook signing secrets at rest, bound to the endpoint they belong to."""
+
+    def seal(self, secret: str, context: Mapping[str, str]) -> str: ...
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> str: ...
+
+
+class DeliveryQueue(Protocol):
+    """The webhook delivery queue and its failure queue."""
+
+    def send(self, body: str, *, delay_seconds: int) -> None:
+        """Queue one delivery message, visible after `delay_seconds` (at most 900)."""
+
+    def send_failed(self, body: str) -> None:
+        """Keep a delivery that failed for good in the failure queue."""

@@ -10,8 +10,19 @@ from chalicelib.config import settings
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
-    from chalicelib.ports import HistoryRepository, PeopleRepository, Publisher, StreamReader, TagIndex
+    from chalicelib.outbound import Policy
+    from chalicelib.ports import (
+        DeliveryQueue,
+        HistoryRepository,
+        PeopleRepository,
+        Publisher,
+        SecretBox,
+        StreamReader,
+        TagIndex,
+        WebhookRepository,
+    )
     from chalicelib.web.pagination import CursorCodec
+    from chalicelib.webhooks.pipeline import Deliverer
 
 
 @cache
@@ -58,6 +69,48 @@ def tag_index() -> TagIndex:
 
     _bound_models()
     return PynamoTagIndex()
+
+
+@cache
+def webhook_repo() -> WebhookRepository:
+    from chalicelib.adapters.webhooks import PynamoWebhookRepository
+
+    _bound_models()
+    return PynamoWebhookRepository(dynamodb_connection())
+
+
+@cache
+def secret_box() -> SecretBox:
+    """Webhook secrets sealed with the stage's KMS key (WEBHOOK_SECRETS_KEY)."""
+    from chalicelib.adapters.kms import KmsSecretBox
+
+    return KmsSecretBox(_client("kms"), settings().webhooks.secrets_key())
+
+
+@cache
+def webhook_policy() -> Policy:
+    """Where webhook requests may go on this stage (loopback only on the local stage)."""
+    from chalicelib.outbound import Policy
+
+    w = settings().webhooks
+    return Policy(allow_loopback=w.allow_loopback, runtime_api=w.lambda_runtime_api)
+
+
+@cache
+def delivery_queue() -> DeliveryQueue:
+    """The webhook delivery queue (and its failure queue)."""
+    from chalicelib.adapters.sqs import SqsDeliveryQueue
+
+    w = settings().webhooks
+    return SqsDeliveryQueue(_client("sqs"), w.delivery_queue(), w.failure_queue())
+
+
+@cache
+def deliverer() -> Deliverer:
+    """The webhook deliverer with the stage's storage, key, queues and outbound policy."""
+    from chalicelib.webhooks.pipeline import Deliverer
+
+    return Deliverer(webhook_repo(), secret_box(), delivery_queue(), webhook_policy())
 
 
 @cache

@@ -1,5 +1,7 @@
 """Create what the app needs inside the emulator: the table (with its stream), the Cognito user
-pool, the changes topic and the SQS queue through which the local pump receives its messages."""
+pool, the changes topic and the SQS queues through which the local pump receives its messages
+(history and webhook fan-out, each subscribed to the topic), the webhook delivery queue and its
+failure queue, and the KMS key that seals webhook secrets."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ POOL_NAME = "people-local"
 CLIENT_NAME = "people-local-cli"
 ADMIN_GROUP = "admins"
 QUEUE_NAME = "people-local-changes-subscriber"
+FANOUT_QUEUE_NAME = "people-local-webhook-fanout-subscriber"
+FAILURE_QUEUE_NAME = "people-local-webhook-failures"
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,10 @@ class StackInfo:
     stream_arn: str = ""
     topic_arn: str = ""
     queue_url: str = ""
+    fanout_queue_url: str = ""
+    delivery_queue_url: str = ""
+    failure_queue_url: str = ""
+    secrets_key_id: str = ""
 
     @property
     def jwks_url(self) -> str:
@@ -42,6 +50,9 @@ class StackInfo:
             # The stream's label is the table's creation time, known only once it exists.
             "TABLE_STREAM_ARN": self.stream_arn,
             "CHANGES_TOPIC_ARN": self.topic_arn,
+            "WEBHOOK_DELIVERY_QUEUE_URL": self.delivery_queue_url,
+            "WEBHOOK_FAILURE_QUEUE_URL": self.failure_queue_url,
+            "WEBHOOK_SECRETS_KEY": self.secrets_key_id,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +108,19 @@ def subscribe_queue(endpoint: str, topic_arn: str, queue_url: str) -> None:
     client("sns", endpoint).subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
 
+def create_webhook_resources(endpoint: str, topic_arn: str, delivery_queue: str) -> tuple[str, str, str, str]:
+    """The fan-out's subscribed queue, the delivery queue, its failure queue, and the secrets key."""
+    sqs = client("sqs", endpoint)
+    fanout = sqs.create_queue(QueueName=FANOUT_QUEUE_NAME, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    subscribe_queue(endpoint, topic_arn, fanout)
+    # The pump deletes a delivery message only after the handler reports it done; a failed one
+    # comes back after the visibility timeout, as from an event source mapping.
+    delivery = sqs.create_queue(QueueName=delivery_queue, Attributes={"VisibilityTimeout": "5"})["QueueUrl"]
+    failures = sqs.create_queue(QueueName=FAILURE_QUEUE_NAME)["QueueUrl"]
+    key = client("kms", endpoint).create_key(Description="people-local webhook secrets")["KeyMetadata"]["Arn"]
+    return str(fanout), str(delivery), str(failures), str(key)
+
+
 def create_user_pool(endpoint: str) -> tuple[str, str]:
     """A pool that signs users in by email, an app client for USER_PASSWORD_AUTH, the admins group."""
     cognito = client("cognito-idp", endpoint)
@@ -132,4 +156,20 @@ def provision(endpoint: str, table_name: str | None = None) -> StackInfo:
     pool_id, client_id = create_user_pool(endpoint)
     # config.json names the local topic; the emulator gives it the same ARN.
     topic_arn, queue_url = create_topic_and_queue(endpoint, env["CHANGES_TOPIC_ARN"].rsplit(":", 1)[-1])
-    return StackInfo(endpoint, REGION, table_name, pool_id, client_id, stream_arn, topic_arn, queue_url)
+    fanout, delivery, failures, key = create_webhook_resources(
+        endpoint, topic_arn, env["WEBHOOK_DELIVERY_QUEUE"]
+    )
+    return StackInfo(
+        endpoint,
+        REGION,
+        table_name,
+        pool_id,
+        client_id,
+        stream_arn,
+        topic_arn,
+        queue_url,
+        fanout_queue_url=fanout,
+        delivery_queue_url=delivery,
+        failure_queue_url=failures,
+        secrets_key_id=key,
+    )

@@ -7,7 +7,13 @@ handler from `app.py` with a payload of the exact shape Lambda delivers, honouri
 `batchItemFailures` (retry from the reported record, bounded, then "on-failure destination":
 logged and skipped); and it receives from an SQS queue subscribed to the topic and invokes the
 real SNS handler with an SNS-event payload, retrying a failed delivery like Lambda's async
-invocation (two retries, then dead-lettered: logged and dropped).
+invocation (two retries, then dead-lettered: logged and dropped). The webhook fan-out is a
+second SNS subscriber, fed the same way from its own subscribed queue; the webhook deliverer is
+fed from the delivery queue as Lambda's SQS event source mapping does: batches of messages in
+Lambda's SQS event shape, only the messages it reports in `batchItemFailures` (or all, if it
+raises) left on the queue to come back after their visibility timeout, and a message received
+`DELIVERY_MAX_RECEIVES` times moved to the failure queue (the redrive policy). The emulator's SQS
+keeps a message invisible for its DelaySeconds, as SQS does.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ def retry_delay(attempt: int) -> float:
     return min(0.25 * 2.0**attempt, 8.0)
 
 
+DELIVERY_BATCH_SIZE = event_sources.WEBHOOK_DELIVERY_BATCH_SIZE  # as app.py's on_sqs_message
+DELIVERY_MAX_RECEIVES = event_sources.WEBHOOK_DELIVERY_MAX_RECEIVES  # the queue's redrive policy
 # The stream is polled often right after activity and less when idle: every poll leaves a
 # shard iterator behind in the emulator's memory.
 POLL_SECONDS = (0.05, 0.5)
@@ -75,6 +83,26 @@ def _attributes(raw: dict[str, Any]) -> dict[str, Any]:
             value = {"Type": value["DataType"], "Value": value.get("StringValue") or value.get("BinaryValue")}
         shaped[name] = {"Type": value.get("Type"), "Value": value.get("Value")}
     return shaped
+
+
+def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """SQS messages (as ReceiveMessage returns them) in the shape Lambda hands to an SQS handler."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": dict(m.get("Attributes") or {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
 
 
 def lambda_sns_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
@@ -134,6 +162,8 @@ class PumpStats:
     sns_invocations: int = 0
     sns_failures: int = 0
     dead_lettered: list[str] = field(default_factory=list)
+    delivery_invocations: int = 0
+    delivery_failures: int = 0
 
 
 class Pump:
@@ -145,11 +175,15 @@ class Pump:
         stream_handler: Handler,
         sns_handler: Handler,
         *,
+        fanout_handler: Handler | None = None,
+        delivery_handler: Handler | None = None,
         max_retry_attempts: int = STREAM_MAX_RETRY_ATTEMPTS,
     ) -> None:
         self.info = info
         self.stream_handler = stream_handler
         self.sns_handler = sns_handler
+        self.fanout_handler = fanout_handler
+        self.delivery_handler = delivery_handler
         self.max_retry_attempts = max_retry_attempts
         self.stats = PumpStats()
         self._streams = client("dynamodbstreams", info.endpoint)
@@ -236,41 +270,95 @@ class Pump:
     # -- SNS -> Lambda, through the subscribed queue ------------------------------------------
 
     def pump_queue(self, wait_seconds: int = 1) -> int:
-        """One receive from the subscribed queue; returns how many notifications were handled."""
+        """One receive from the history subscriber's queue; how many notifications were handled."""
+        return self._pump_subscriber(
+            self.info.queue_url, self.sns_handler, "record_notification", wait_seconds
+        )
+
+    def pump_fanout(self, wait_seconds: int = 1) -> int:
+        """One receive from the webhook fan-out's queue; how many notifications were handled."""
+        assert self.fanout_handler is not None
+        return self._pump_subscriber(
+            self.info.fanout_queue_url, self.fanout_handler, "fan_out_webhooks", wait_seconds
+        )
+
+    def _pump_subscriber(self, queue_url: str, handler: Handler, name: str, wait_seconds: int) -> int:
         messages = self._sqs.receive_message(
-            QueueUrl=self.info.queue_url,
+            QueueUrl=queue_url,
             MaxNumberOfMessages=10,
             WaitTimeSeconds=wait_seconds,
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
         for message in messages:
-            self._deliver(message)
+            self._deliver(message, queue_url, handler, name)
         return len(messages)
 
-    def _deliver(self, message: dict[str, Any]) -> None:
+    def _deliver(self, message: dict[str, Any], queue_url: str, handler: Handler, name: str) -> None:
         receipt = message["ReceiptHandle"]
         try:
             notification = json.loads(message["Body"])
             payload = lambda_sns_event(notification, f"{self.info.topic_arn}:local-pump")
         except (ValueError, KeyError, TypeError):
             log.error("dropping a queue message that is not an SNS notification: %.200s", message["Body"])
-            self._sqs.delete_message(QueueUrl=self.info.queue_url, ReceiptHandle=receipt)
+            self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
             return
         self.stats.sns_invocations += 1
         try:
-            self.sns_handler(payload, LocalContext("people-api-local-record_notification"))
+            handler(payload, LocalContext(f"people-api-local-{name}"))
         except Exception:
             self.stats.sns_failures += 1
             receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
             if receives < SNS_MAX_RECEIVES:
-                log.exception("record_notification failed: retrying the delivery")
+                log.exception("%s failed: retrying the delivery", name)
                 self._sqs.change_message_visibility(
-                    QueueUrl=self.info.queue_url, ReceiptHandle=receipt, VisibilityTimeout=1
+                    QueueUrl=queue_url, ReceiptHandle=receipt, VisibilityTimeout=1
                 )
                 return
-            log.exception("record_notification failed %d times: dead-lettered", receives)
+            log.exception("%s failed %d times: dead-lettered", name, receives)
             self.stats.dead_lettered.append(notification.get("MessageId", ""))
-        self._sqs.delete_message(QueueUrl=self.info.queue_url, ReceiptHandle=receipt)
+        self._sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=receipt)
+
+    # -- SQS -> Lambda: the webhook delivery queue's event source mapping ---------------------
+
+    def pump_deliveries(self, wait_seconds: int = 1) -> int:
+        """One receive from the delivery queue, handed to the deliverer as one batch."""
+        assert self.delivery_handler is not None
+        url = self.info.delivery_queue_url
+        messages = self._sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=DELIVERY_BATCH_SIZE,
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        queue_arn = f"arn:aws:sqs:{self.info.region}:000000000000:{url.rsplit('/', 1)[-1]}"
+        self.stats.delivery_invocations += 1
+        failed: set[str]
+        try:
+            result = self.delivery_handler(
+                lambda_sqs_event(messages, queue_arn, self.info.region),
+                LocalContext("people-api-local-deliver_webhooks"),
+            )
+            reported = (result or {}).get("batchItemFailures") if isinstance(result, dict) else None
+            failed = {str(f.get("itemIdentifier")) for f in reported or ()}
+        except Exception:
+            log.exception("deliver_webhooks failed: the whole batch comes back")
+            failed = {m["MessageId"] for m in messages}
+        for message in messages:
+            receipt = message["ReceiptHandle"]
+            if message["MessageId"] not in failed:
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+                continue
+            self.stats.delivery_failures += 1
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if receives >= DELIVERY_MAX_RECEIVES:
+                log.error("a delivery message failed %d times: moved to the failure queue", receives)
+                self._sqs.send_message(QueueUrl=self.info.failure_queue_url, MessageBody=message["Body"])
+                self._sqs.delete_message(QueueUrl=url, ReceiptHandle=receipt)
+            else:
+                self._sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=1)
+        return len(messages)
 
     # -- threads --------------------------------------------------------------------------------
 
@@ -290,10 +378,15 @@ class Pump:
                     self._stop.wait(1)
 
     def start(self) -> None:
-        for name, step, idle in (
+        steps: list[tuple[str, Callable[[], int], tuple[float, float]]] = [
             ("stream-pump", self.pump_stream, POLL_SECONDS),
             ("sns-pump", self.pump_queue, (0.0, 0.0)),  # a long poll waits by itself
-        ):
+        ]
+        if self.fanout_handler is not None and self.info.fanout_queue_url:
+            steps.append(("webhook-fanout-pump", self.pump_fanout, (0.0, 0.0)))
+        if self.delivery_handler is not None and self.info.delivery_queue_url:
+            steps.append(("webhook-delivery-pump", self.pump_deliveries, (0.0, 0.0)))
+        for name, step, idle in steps:
             thread = threading.Thread(target=self._loop, args=(step, idle), name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -308,4 +401,11 @@ def app_pump(info: StackInfo, **options: Any) -> Pump:
     """A pump driving the real handlers of `app.py` (the environment must already be the app's)."""
     import app as app_module
 
-    return Pump(info, app_module.publish_changes, app_module.record_notification, **options)
+    return Pump(
+        info,
+        app_module.publish_changes,
+        app_module.record_notification,
+        fanout_handler=app_module.fan_out_webhooks,
+        delivery_handler=app_module.deliver_webhooks,
+        **options,
+    )

@@ -67,7 +67,7 @@ class ExistingUserPool:
 
 APP_NAME = "people-api"
 # app.py's handlers: Chalice deploys one function (and role) for each.
-HANDLERS = ("api_handler", "publish_changes", "record_notification")
+HANDLERS = ("api_handler", "publish_changes", "record_notification", "fan_out_webhooks", "deliver_webhooks")
 PROTECTED_STAGES = frozenset({"prod"})
 
 # Stack output -> environment variable the app reads (chalicelib/config.py).
@@ -78,6 +78,9 @@ OUTPUT_TO_ENV = {
     "UserPoolArn": "COGNITO_USER_POOL_ARN",
     "UserPoolId": "COGNITO_USER_POOL_ID",
     "AppClientId": "COGNITO_APP_CLIENT_ID",
+    "WebhookDeliveryQueueUrl": "WEBHOOK_DELIVERY_QUEUE_URL",
+    "WebhookFailureQueueUrl": "WEBHOOK_FAILURE_QUEUE_URL",
+    "WebhookSecretsKeyArn": "WEBHOOK_SECRETS_KEY",
 }
 
 # Least privilege: the only actions the code performs, on this stage's resources only.
@@ -87,10 +90,28 @@ OUTPUT_TO_ENV = {
 # IAM has no TransactWriteItems action: each item of a transaction is authorised as the
 # operation it performs (Put -> dynamodb:PutItem, ConditionCheck -> dynamodb:ConditionCheckItem),
 # so the idempotent POST's transaction of two Puts needs only PutItem.
-API_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+# DeleteItem: a webhook endpoint's delete (in one transaction with its owner's counter).
+API_TABLE_ACTIONS = (
+    "dynamodb:DeleteItem",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:Query",
+    "dynamodb:UpdateItem",
+)
 # The SNS subscriber reads the person's owner (one GetItem, to refuse forged events) and writes
 # each history entry once, with a condition (a conditional PutItem).
 RECORDER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+# Webhooks: the fan-out finds endpoints and writes delivery records (conditional puts); the
+# deliverer reads a delivery and its endpoint and records each attempt (conditional updates).
+FAN_OUT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+DELIVERER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem")
+# Lambda's SQS event source mapping polls the delivery queue with the deliverer's role.
+SQS_SOURCE_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+)
 # The stream handler keeps the tag entries of tag search (conditional puts, deletes).
 TAG_ENTRY_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:PutItem")
 # The API's listings and searches: creation order, and name order (prefix search, sort=name).
@@ -361,7 +382,27 @@ def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[s
             _allow("Table", RECORDER_TABLE_ACTIONS, [table_arn]),
             _allow("FailureQueue", QUEUE_ACTIONS, [outputs["SubscriberDeadLetterQueueArn"]]),
         ],
+        "fan_out_webhooks": [
+            _allow("Table", FAN_OUT_TABLE_ACTIONS, [table_arn]),
+            _allow("OwnerIndex", INDEX_ACTIONS, [f"{table_arn}/index/by-owner"]),
+            _allow("DeliveryQueue", QUEUE_ACTIONS, [outputs["WebhookDeliveryQueueArn"]]),
+            _allow("FailureQueue", QUEUE_ACTIONS, [outputs["SubscriberDeadLetterQueueArn"]]),
+        ],
+        "deliver_webhooks": [
+            _allow("Table", DELIVERER_TABLE_ACTIONS, [table_arn]),
+            _allow("DeliveryQueueSource", SQS_SOURCE_ACTIONS, [outputs["WebhookDeliveryQueueArn"]]),
+            _allow(
+                "DeliveryQueues",
+                QUEUE_ACTIONS,
+                [outputs["WebhookDeliveryQueueArn"], outputs["WebhookFailureQueueArn"]],
+            ),
+            _allow("SecretsKey", ("kms:Decrypt",), [outputs["WebhookSecretsKeyArn"]]),
+        ],
     }
+    statements["api_handler"] += [
+        _allow("SecretsKey", ("kms:Encrypt",), [outputs["WebhookSecretsKeyArn"]]),
+        _allow("DeliveryQueue", QUEUE_ACTIONS, [outputs["WebhookDeliveryQueueArn"]]),
+    ]
     return {
         handler: {"Version": "2012-10-17", "Statement": [*grants, logs(handler)]}
         for handler, grants in statements.items()
@@ -387,6 +428,11 @@ def placeholder_outputs(stage: str) -> dict[str, str]:
         "UserPoolId": f"us-east-1_{stage}placeholder",
         "UserPoolArn": prefix.format(service="cognito-idp") + f"userpool/us-east-1_{stage}placeholder",
         "AppClientId": "replace-at-deploy",
+        "WebhookDeliveryQueueArn": f"{sqs}-webhook-deliveries",
+        "WebhookDeliveryQueueUrl": f"https://sqs.us-east-1.amazonaws.com/000000000000/{stack_name(stage)}-webhook-deliveries",
+        "WebhookFailureQueueArn": f"{sqs}-webhook-failures",
+        "WebhookFailureQueueUrl": f"https://sqs.us-east-1.amazonaws.com/000000000000/{stack_name(stage)}-webhook-failures",
+        "WebhookSecretsKeyArn": prefix.format(service="kms") + "key/00000000-0000-0000-0000-000000000000",
     }
 
 
@@ -514,6 +560,11 @@ def configure_event_handlers(
             FunctionName=subscription["lambda_arn"], **event_sources.subscriber_invoke_settings(dlq)
         )
         done.append(f"subscription {subscription['subscription_arn']}: dead letters -> subscriber-dlq")
+    for mapping in _of_type(resources, "sqs_event"):
+        lambda_client.update_event_source_mapping(
+            UUID=mapping["event_uuid"], **event_sources.delivery_mapping_settings()
+        )
+        done.append(f"queue mapping {mapping['event_uuid']}: partial batch failures")
     return done
 
 

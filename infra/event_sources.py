@@ -29,6 +29,13 @@ SUBSCRIBER_MAX_RETRY_ATTEMPTS: Final = 2
 # Deliveries of one message in all: the first attempt and the retries (the local pump's bound).
 SUBSCRIBER_MAX_DELIVERIES: Final = 1 + SUBSCRIBER_MAX_RETRY_ATTEMPTS
 
+# The webhook deliverer (deliver_webhooks): batches of this size from the delivery queue, with
+# partial batch failures; a message received this many times goes to the failure queue (the
+# queue's redrive policy in infra/template.yaml).
+WEBHOOK_DELIVERY_BATCH_SIZE: Final = 5
+WEBHOOK_DELIVERY_MAX_RECEIVES: Final = 5
+DELIVERY_RESPONSE_TYPES: Final = ("ReportBatchItemFailures",)
+
 # The stack's queues (infra/template.yaml names them after the stage).
 STREAM_FAILURE_QUEUE: Final = "{app}-{stage}-stream-failures"
 SUBSCRIBER_DLQ: Final = "{app}-{stage}-subscriber-dlq"
@@ -57,6 +64,11 @@ def subscriber_invoke_settings(dead_letter_queue_arn: Any) -> dict[str, Any]:
     }
 
 
+def delivery_mapping_settings() -> dict[str, Any]:
+    """The delivery queue's event source mapping settings (boto3 and SAM)."""
+    return {"FunctionResponseTypes": list(DELIVERY_RESPONSE_TYPES)}
+
+
 def subscription_redrive_policy(dead_letter_queue_arn: str) -> str:
     return json.dumps({"deadLetterTargetArn": dead_letter_queue_arn})
 
@@ -82,6 +94,12 @@ def merge_template(stage: str) -> dict[str, Any]:
                 "Properties": {"Events": {"PublishChangesDynamodbEventSource": {"Properties": stream}}}
             },
             "RecordNotification": {"Properties": {"EventInvokeConfig": invoke}},
+            "FanOutWebhooks": {"Properties": {"EventInvokeConfig": invoke}},
+            "DeliverWebhooks": {
+                "Properties": {
+                    "Events": {"DeliverWebhooksSqsEventSource": {"Properties": delivery_mapping_settings()}}
+                }
+            },
         }
     }
 

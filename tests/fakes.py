@@ -13,11 +13,15 @@ from chalicelib.errors import (
     IdempotencyKeyReused,
     IdempotentRequestInFlight,
     PersonNotFound,
+    TooManyWebhooks,
     VersionMismatch,
+    WebhookNotFound,
 )
 from chalicelib.ports import (
     Change,
     Created,
+    DeliveryPage,
+    DeliveryRecord,
     Guard,
     HistoryPage,
     HistoryRepository,
@@ -25,6 +29,9 @@ from chalicelib.ports import (
     Page,
     PeopleRepository,
     TagIndex,
+    WebhookEndpoint,
+    WebhookPage,
+    WebhookRepository,
 )
 from chalicelib.search import name_key
 
@@ -182,3 +189,141 @@ class InMemoryHistoryRepository(HistoryRepository):
             versions=[c.version for c in kept],
             more=len(mine) > limit,
         )
+
+
+class InMemoryWebhookRepository(WebhookRepository):
+    """Endpoints keyed by (owner, id) and deliveries by (endpoint id, key), as the table keys them."""
+
+    def __init__(self) -> None:
+        self.endpoints: dict[tuple[str, str], WebhookEndpoint] = {}
+        self.records: dict[tuple[str, str], DeliveryRecord] = {}
+        self.expiry: dict[tuple[str, str], datetime] = {}
+
+    def add(self, endpoint: WebhookEndpoint, *, limit: int) -> None:
+        if len(self.owned_by(endpoint.owner)) >= limit:
+            raise TooManyWebhooks(f"a user may have at most {limit} webhook endpoints")
+        assert (endpoint.owner, endpoint.id) not in self.endpoints
+        self.endpoints[(endpoint.owner, endpoint.id)] = endpoint
+
+    def get(self, owner: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return self.endpoints.get((owner, endpoint_id))
+
+    def page(self, owner: str, *, limit: int, after: str | None) -> WebhookPage:
+        mine = [e for e in self.owned_by(owner) if after is None or e.id > after]
+        return WebhookPage(items=mine[:limit], more=len(mine) > limit)
+
+    def _replace(self, owner: str, endpoint_id: str, **values: Any) -> WebhookEndpoint:
+        found = self.endpoints.get((owner, endpoint_id))
+        if found is None:
+            raise WebhookNotFound(f"no webhook with id {endpoint_id!r}")
+        updated = msgspec.structs.replace(found, **values)
+        self.endpoints[(owner, endpoint_id)] = updated
+        return updated
+
+    def update(
+        self, owner: str, endpoint_id: str, changes: Mapping[str, Any], *, at: datetime
+    ) -> WebhookEndpoint:
+        values = dict(changes)
+        if "events" in values and values["events"] is not None:
+            values["events"] = tuple(values["events"])
+        if values.get("enabled") is True:
+            values.update(failing_since=None, disabled_at=None, disabled_reason=None)
+        return self._replace(owner, endpoint_id, **values, updated_at=at)
+
+    def rotate(
+        self, owner: str, endpoint_id: str, sealed: str, *, previous_expires_at: datetime, at: datetime
+    ) -> WebhookEndpoint:
+        current = self.endpoints.get((owner, endpoint_id))
+        return self._replace(
+            owner,
+            endpoint_id,
+            secret=sealed,
+            previous_secret=current.secret if current else None,
+            previous_secret_expires_at=previous_expires_at,
+            updated_at=at,
+        )
+
+    def delete(self, owner: str, endpoint_id: str) -> None:
+        if self.endpoints.pop((owner, endpoint_id), None) is None:
+            raise WebhookNotFound(f"no webhook with id {endpoint_id!r}")
+
+    def owned_by(self, owner: str) -> list[WebhookEndpoint]:
+        return sorted((e for (o, _), e in self.endpoints.items() if o == owner), key=lambda e: e.id)
+
+    def scope_all(self) -> list[WebhookEndpoint]:
+        return sorted((e for e in self.endpoints.values() if e.scope == "all"), key=lambda e: e.id)
+
+    def set_health(
+        self,
+        owner: str,
+        endpoint_id: str,
+        *,
+        failing_since: datetime | None,
+        disabled_at: datetime | None,
+        disabled_reason: str | None,
+    ) -> None:
+        if (owner, endpoint_id) not in self.endpoints:
+            return
+        values: dict[str, Any] = {
+            "failing_since": failing_since,
+            "disabled_at": disabled_at,
+            "disabled_reason": disabled_reason,
+        }
+        if disabled_at is not None:
+            values["enabled"] = False
+        self._replace(owner, endpoint_id, **values)
+
+    def add_delivery(self, delivery: DeliveryRecord, *, expires_at: datetime) -> bool:
+        key = (delivery.endpoint_id, delivery.key)
+        if key in self.records:
+            return False
+        self.records[key] = delivery
+        self.expiry[key] = expires_at
+        return True
+
+    def get_delivery(self, endpoint_id: str, key: str) -> DeliveryRecord | None:
+        return self.records.get((endpoint_id, key))
+
+    def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
+        key = (delivery.endpoint_id, delivery.key)
+        stored = self.records.get(key)
+        if stored is None or stored.state != "pending" or len(stored.attempts) != attempts_before:
+            return False
+        self.records[key] = delivery
+        return True
+
+    def deliveries(self, endpoint_id: str, *, limit: int, after: str | None) -> DeliveryPage:
+        mine = sorted(
+            (d for (e, k), d in self.records.items() if e == endpoint_id and (after is None or k < after)),
+            key=lambda d: d.key,
+            reverse=True,
+        )
+        return DeliveryPage(items=mine[:limit], more=len(mine) > limit)
+
+
+class FakeSecretBox:
+    """Seals reversibly, bound to its context like KMS: opening under another context fails."""
+
+    def seal(self, secret: str, context: Mapping[str, str]) -> str:
+        return "sealed:" + msgspec.json.encode([secret, dict(context)]).decode()
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> str:
+        secret, bound = msgspec.json.decode(sealed.removeprefix("sealed:"))
+        if bound != dict(context):
+            raise ValueError("the secret was sealed for another endpoint")
+        return str(secret)
+
+
+class FakeDeliveryQueue:
+    """Messages as sent, with their delays; `failed` is the failure queue."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+        self.failed: list[str] = []
+
+    def send(self, body: str, *, delay_seconds: int) -> None:
+        assert 0 <= delay_seconds <= 900
+        self.sent.append((body, delay_seconds))
+
+    def send_failed(self, body: str) -> None:
+        self.failed.append(body)

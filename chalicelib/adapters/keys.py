@@ -10,6 +10,7 @@ One table, `pk` (hash) + `sk` (range):
 Indexes (sparse: only live people carry `list_owner`):
 - by-owner:      list_owner + id        a user's people in creation order
 - by-owner-name: list_owner + name_key  in name order, `search.name_key` (folded name, 0x1F, id)
+- webhooks:    see below
 """
 
 from __future__ import annotations
@@ -46,3 +47,32 @@ def history_sk(version: int) -> str:
 def version_of(history_sort_key: str) -> int:
     """The version a history entry's sort key names."""
     return int(history_sort_key.removeprefix(HISTORY_PREFIX))
+
+
+# Webhooks (see adapters/webhooks.py):
+# - endpoint:  pk = "OWNER#<owner sub>",          sk = "WEBHOOK#<endpoint id>"
+# - counter:   pk = "OWNER#<owner sub>",          sk = "WEBHOOKS" (how many endpoints the owner has)
+# - delivery:  pk = "DELIVERIES#<endpoint id>",    sk = "DELIVERY#<event time>#<delivery id>"
+# Admins' scope-all endpoints also carry list_owner = SCOPE_ALL_LISTING, so the sparse `by-owner`
+# index finds them all with one Query (people's list_owner is a Cognito sub, never this value).
+WEBHOOK_PREFIX: Final = "WEBHOOK#"
+WEBHOOK_COUNTER_SK: Final = "WEBHOOKS"
+DELIVERY_PREFIX: Final = "DELIVERY#"
+SCOPE_ALL_LISTING: Final = "WEBHOOKS#SCOPE#ALL"
+
+
+def owner_pk(owner: str) -> str:
+    return f"OWNER#{owner}"
+
+
+def webhook_sk(endpoint_id: str) -> str:
+    return f"{WEBHOOK_PREFIX}{endpoint_id}"
+
+
+def deliveries_pk(endpoint_id: str) -> str:
+    return f"DELIVERIES#{endpoint_id}"
+
+
+def delivery_sk(delivery_key: str) -> str:
+    """`delivery_key` is `<event time>#<delivery id>`: newest first when read backwards."""
+    return f"{DELIVERY_PREFIX}{delivery_key}"

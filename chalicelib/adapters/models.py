@@ -18,6 +18,7 @@
   lists a user's people in name order and finds a name prefix with begins_with; `name_key` is
   set with the name in the same write, so it costs no extra request.
 - tag entries (`TagEntryModel`), one partition per user and tag, kept by the stream handler.
+- webhooks (`WebhookModel`, `WebhookCounterModel`, `DeliveryModel`): see `adapters/webhooks.py`.
 - idempotency (`IdempotencyModel`), in its own partition per caller and key: a fingerprint of
   the request body and the response it got (the person as created), expiring by TTL after
   24 hours. Written in the same transaction as the person, so neither exists without the other.
@@ -26,10 +27,12 @@
 from __future__ import annotations
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UTCDateTimeAttribute,
 )
 from pynamodb.constants import STREAM_NEW_AND_OLD_IMAGE
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
@@ -153,7 +156,96 @@ class TagEntryModel(Model):
     person = UnicodeAttribute()
 
 
-MODELS: tuple[type[Model], ...] = (PersonModel, HistoryModel, IdempotencyModel, TagEntryModel)
+class ScopeAllIndex(GlobalSecondaryIndex["WebhookModel"]):  # type: ignore[no-untyped-call]
+    """The `by-owner` index again, read for admins' scope-all webhook endpoints (see keys.py)."""
+
+    class Meta:
+        index_name = "by-owner"
+        projection = AllProjection()
+
+    list_owner = UnicodeAttribute(hash_key=True)
+    id = UnicodeAttribute(range_key=True)
+
+
+class WebhookModel(Model):
+    """A webhook endpoint, in its owner's partition: owner-only access is the key itself.
+
+    `secret` and `previous_secret` hold ciphertext (KMS, bound to the endpoint), never the
+    plaintext; `events` is null for every change type.
+    """
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    list_owner = UnicodeAttribute(null=True)  # set only for scope `all`
+    url = UnicodeAttribute()
+    description = UnicodeAttribute(null=True)
+    events = ListAttribute(of=UnicodeAttribute, null=True)
+    scope = UnicodeAttribute()
+    enabled = BooleanAttribute()
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)
+    previous_secret_expires_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    failing_since = UTCDateTimeAttribute(null=True)
+    disabled_at = UTCDateTimeAttribute(null=True)
+    disabled_reason = UnicodeAttribute(null=True)
+
+    scope_all = ScopeAllIndex()
+
+
+class WebhookCounterModel(Model):
+    """How many endpoints an owner has: changed in the same transaction as each add and delete."""
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    endpoints = NumberAttribute(null=True)
+
+
+class DeliveryModel(Model):
+    """One event's delivery to one endpoint, in the endpoint's delivery partition (newest last)."""
+
+    class Meta:
+        table_name = "unbound"
+        billing_mode = "PAY_PER_REQUEST"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    id = UnicodeAttribute()
+    endpoint_id = UnicodeAttribute()
+    owner = UnicodeAttribute()
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    event_time = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    state = UnicodeAttribute()
+    attempts = UnicodeAttribute(null=True)  # JSON list of attempts
+    attempt_count = NumberAttribute()
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)
+    payload = UnicodeAttribute()
+    expires_at = TTLAttribute()
+
+
+MODELS: tuple[type[Model], ...] = (
+    PersonModel,
+    HistoryModel,
+    IdempotencyModel,
+    TagEntryModel,
+    WebhookModel,
+    WebhookCounterModel,
+    DeliveryModel,
+)
 
 
 def bind(settings: Settings) -> None:

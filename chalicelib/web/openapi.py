@@ -21,6 +21,7 @@ from chalicelib.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from chalicelib.web.problems import PROBLEM, Problem, ValidationProblem
 from chalicelib.web.requests import MAX_BODY_BYTES
 from chalicelib.web.responses import JSON, MERGE_PATCH
+from chalicelib.webhooks.service import DeliveryView, SentTest, WebhookInput, WebhookPatch, WebhookView
 
 Schema = dict[str, Any]
 
@@ -33,7 +34,20 @@ class Health(msgspec.Struct):
     status: str
 
 
-_MODELS: Final = (PersonInput, PersonPatch, Person, HistoryEntry, Problem, ValidationProblem, Health)
+_MODELS: Final = (
+    PersonInput,
+    PersonPatch,
+    Person,
+    HistoryEntry,
+    Problem,
+    ValidationProblem,
+    Health,
+    WebhookInput,
+    WebhookPatch,
+    WebhookView,
+    DeliveryView,
+    SentTest,
+)
 
 _ERROR_TITLES: Final = {
     400: "Malformed request: the body is not JSON, or a query parameter or header is malformed.",
@@ -341,6 +355,126 @@ def _paths() -> Schema:
     }
 
 
+_WEBHOOK_ID: Final = {
+    "name": "webhook_id",
+    "in": "path",
+    "required": True,
+    "description": "The webhook endpoint's id (a ULID; case-insensitive).",
+    "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$"},
+}
+
+
+def _webhook_errors(*statuses: int) -> Schema:
+    out = _errors(*statuses)
+    if "404" in out:
+        out["404"] = {**out["404"], "description": "No such webhook endpoint, or another user's."}
+    if "409" in out:
+        out["409"] = {**out["409"], "description": "The caller already has 10 webhook endpoints."}
+    if "422" in out:
+        out["422"] = {
+            **out["422"],
+            "description": "A bad field: the URL (https only, at most 2,000 characters, no internal "
+            "address), unknown event types, scope `all` for a non-admin; `errors` lists each.",
+        }
+    return out
+
+
+def _webhook(description: str, status: str = "200") -> Schema:
+    return {status: {"description": description, **_json(_ref("WebhookView"))}}
+
+
+def _webhook_paths() -> Schema:
+    page = {"description": "One page.", "headers": {"Link": _LINK}}
+    return {
+        "/webhooks": {
+            "post": {
+                "operationId": "create_webhook",
+                "summary": "Register a webhook endpoint (its signing secret is shown only in this answer)",
+                "requestBody": _write_body("WebhookInput", (JSON,)),
+                "responses": {
+                    "201": {
+                        "description": "Registered; `secret` (whsec_...) is shown only in this answer.",
+                        "headers": {
+                            "Location": {"description": "The endpoint's URL.", "schema": {"type": "string"}}
+                        },
+                        **_json(_ref("WebhookView")),
+                    },
+                    **_webhook_errors(400, 409, 413, 415, 422),
+                },
+            },
+            "get": {
+                "operationId": "list_webhooks",
+                "summary": "The caller's webhook endpoints, oldest first",
+                "parameters": [_LIMIT, _CURSOR],
+                "responses": {
+                    "200": {**page, **_json({"type": "array", "items": _ref("WebhookView")})},
+                    **_webhook_errors(400),
+                },
+            },
+        },
+        "/webhooks/{webhook_id}": {
+            "get": {
+                "operationId": "get_webhook",
+                "summary": "A webhook endpoint, with why it was disabled if it was",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {**_webhook("The endpoint."), **_webhook_errors(404)},
+            },
+            "patch": {
+                "operationId": "update_webhook",
+                "summary": "Change url, events, description or enabled (enabling forgets past failures)",
+                "parameters": [_WEBHOOK_ID],
+                "requestBody": _write_body("WebhookPatch", (MERGE_PATCH, JSON)),
+                "responses": {
+                    **_webhook("The changed endpoint."),
+                    **_webhook_errors(400, 404, 413, 415, 422),
+                },
+            },
+            "delete": {
+                "operationId": "delete_webhook",
+                "summary": "Remove a webhook endpoint",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {
+                    "200": {
+                        "description": "Deleted; the body is an empty object.",
+                        **_json({"type": "object", "maxProperties": 0}),
+                    },
+                    **_webhook_errors(404),
+                },
+            },
+        },
+        "/webhooks/{webhook_id}/secret": {
+            "post": {
+                "operationId": "rotate_webhook_secret",
+                "summary": "Rotate the signing secret: the new one is shown once; both sign for 24 hours",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {**_webhook("The endpoint with its new `secret`."), **_webhook_errors(404)},
+            }
+        },
+        "/webhooks/{webhook_id}/test": {
+            "post": {
+                "operationId": "test_webhook",
+                "summary": "Send a webhook.test event to the endpoint",
+                "parameters": [_WEBHOOK_ID],
+                "responses": {
+                    "202": {"description": "Queued; find it in the deliveries.", **_json(_ref("SentTest"))},
+                    **_webhook_errors(404),
+                },
+            }
+        },
+        "/webhooks/{webhook_id}/deliveries": {
+            "get": {
+                "operationId": "list_webhook_deliveries",
+                "summary": "The endpoint's deliveries, newest first: attempts, state, next retry",
+                "parameters": [_WEBHOOK_ID, _LIMIT, _CURSOR],
+                "responses": {
+                    "200": {**page, **_json({"type": "array", "items": _ref("DeliveryView")})},
+                    **_webhook_errors(400, 404),
+                },
+            }
+        },
+    }
+
+
 def document(root: str = "") -> Schema:
     """The OpenAPI 3.1 document as a dict; `root` is the path prefix in front of the routes."""
     _, components = msgspec.json.schema_components(_MODELS, ref_template=REF)
@@ -356,7 +490,7 @@ def document(root: str = "") -> Schema:
         },
         "servers": [{"url": root or "/"}],
         "security": [{"CognitoIdToken": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_webhook_paths()},
         "components": {
             "schemas": components,
             "securitySchemes": {

@@ -76,4 +76,5 @@ def next_link(request: Request, collection_path: str, query: Mapping[str, str]) 
     """An RFC 8288 Link header value pointing at the next page."""
     from urllib.parse import urlencode
 
-    return f'<{api_root(request)}{collection_path}?{urlencode(query)}>; rel="next"'
+    collection = "/" + collection_path.split("/")[1]  # /people or /webhooks
+    return f'<{api_root(request, collection)}{collection_path}?{urlencode(query)}>; rel="next"'

@@ -54,7 +54,9 @@ PROBLEM_TYPES: Final[dict[type[errors.PeopleApiError], tuple[int, str, str]]] = 
     errors.Unauthenticated: (401, "urn:people-api:problem:unauthenticated", "Unauthenticated"),
     errors.ForbiddenOwner: (403, "urn:people-api:problem:forbidden", "Forbidden"),
     errors.PersonNotFound: (404, "urn:people-api:problem:not-found", "Not found"),
+    errors.WebhookNotFound: (404, "urn:people-api:problem:not-found", "Not found"),
     errors.IdempotentRequestInFlight: (409, "urn:people-api:problem:request-in-flight", "Request in flight"),
+    errors.TooManyWebhooks: (409, "urn:people-api:problem:webhook-limit", "Webhook limit reached"),
     errors.VersionMismatch: (412, "urn:people-api:problem:precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: (413, "urn:people-api:problem:payload-too-large", "Payload too large"),
     errors.UnsupportedMediaType: (

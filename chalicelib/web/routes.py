@@ -19,7 +19,7 @@ from chalicelib.web.middleware import api_view
 from chalicelib.web.pagination import api_root, next_link, parse_limit
 from chalicelib.web.requests import query_params, read_json_object
 from chalicelib.web.responses import JSON, MERGE_PATCH, etag, json_response
-from chalicelib.wiring import cursors, history_repo, people_repo
+from chalicelib.wiring import cursors, history_repo, people_repo, webhook_repo
 
 bp = Blueprint(__name__)
 
@@ -87,7 +87,18 @@ def _cursor(params: Mapping[str, str], scope: str) -> str | None:
 
 # Every path of the API (a test checks this equals the app's paths). A CORS preflight carries no
 # Authorization header, so its OPTIONS route has no authorizer; `with_cors` adds the grant.
-PATHS = ("/health", "/openapi.json", "/people", "/people/{person_id}", "/people/{person_id}/history")
+PATHS = (
+    "/health",
+    "/openapi.json",
+    "/people",
+    "/people/{person_id}",
+    "/people/{person_id}/history",
+    "/webhooks",
+    "/webhooks/{webhook_id}",
+    "/webhooks/{webhook_id}/secret",
+    "/webhooks/{webhook_id}/test",
+    "/webhooks/{webhook_id}/deliveries",
+)
 
 
 def preflight(**_path_params: str) -> Response:
@@ -214,3 +225,112 @@ def _history_position(payload: str) -> tuple[int, str]:
     if not (version.isascii() and version.isdigit() and owner):  # pragma: no cover - signed by us
         raise InvalidCursor("the cursor is not one this listing issued; start again without it")
     return int(version), owner
+
+
+# --- webhooks: the webhook code is imported by these routes only, never on a cold start -------
+
+
+def _webhook_response(endpoint: Any, status: int = 200, **headers: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+
+    shown = endpoint if isinstance(endpoint, webhooks.WebhookView) else webhooks.view(endpoint)
+    return json_response(shown, status, headers)
+
+
+@bp.route("/webhooks", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def create_webhook() -> Response:
+    from chalicelib.webhooks import service as webhooks
+    from chalicelib.wiring import secret_box, webhook_policy
+
+    request = _request()
+    _params()
+    body = read_json_object(request)
+    created = webhooks.create_webhook(_caller(), body, webhook_repo(), secret_box(), webhook_policy())
+    return _webhook_response(created, 201, Location=f"{api_root(request, '/webhooks')}/webhooks/{created.id}")
+
+
+@bp.route("/webhooks", methods=["GET"], authorizer=authorizer)
+@view
+def list_webhooks() -> Response:
+    from chalicelib.webhooks import service as webhooks
+
+    params = _params("limit", "cursor")
+    caller = _caller()
+    limit = parse_limit(params)
+    scope = f"webhooks:{caller.sub}"
+    page = webhooks.list_webhooks(caller, webhook_repo(), limit=limit, after=_cursor(params, scope))
+    return _page_response([webhooks.view(e) for e in page.items], page.last, scope, "/webhooks", limit)
+
+
+@bp.route("/webhooks/{webhook_id}", methods=["GET"], authorizer=authorizer)
+@view
+def get_webhook(webhook_id: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+
+    _params()
+    return _webhook_response(webhooks.get_webhook(_caller(), webhook_id, webhook_repo()))
+
+
+@bp.route("/webhooks/{webhook_id}", methods=["PATCH"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def update_webhook(webhook_id: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+    from chalicelib.wiring import webhook_policy
+
+    request = _request()
+    _params()
+    body = read_json_object(request, (MERGE_PATCH, JSON))
+    updated = webhooks.update_webhook(_caller(), webhook_id, body, webhook_repo(), webhook_policy())
+    return _webhook_response(updated)
+
+
+@bp.route("/webhooks/{webhook_id}", methods=["DELETE"], authorizer=authorizer)
+@view
+def delete_webhook(webhook_id: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+
+    _params()
+    webhooks.delete_webhook(_caller(), webhook_id, webhook_repo())
+    return json_response({})
+
+
+@bp.route("/webhooks/{webhook_id}/secret", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def rotate_webhook_secret(webhook_id: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+    from chalicelib.wiring import secret_box
+
+    _params()
+    return _webhook_response(webhooks.rotate_secret(_caller(), webhook_id, webhook_repo(), secret_box()))
+
+
+@bp.route("/webhooks/{webhook_id}/test", methods=["POST"], authorizer=authorizer, content_types=ANY_TYPE)
+@view
+def test_webhook(webhook_id: str) -> Response:
+    from chalicelib.config import settings
+    from chalicelib.webhooks import service as webhooks
+    from chalicelib.wiring import delivery_queue
+
+    _params()
+    sent = webhooks.send_test(
+        _caller(), webhook_id, webhook_repo(), delivery_queue(), source=settings().event_source
+    )
+    return json_response(sent, 202)
+
+
+@bp.route("/webhooks/{webhook_id}/deliveries", methods=["GET"], authorizer=authorizer)
+@view
+def list_webhook_deliveries(webhook_id: str) -> Response:
+    from chalicelib.webhooks import service as webhooks
+
+    params = _params("limit", "cursor")
+    caller = _caller()
+    limit = parse_limit(params)
+    canonical = webhooks.webhook_id(webhook_id)
+    scope = f"deliveries:{caller.sub}:{canonical}"
+    page = webhooks.list_deliveries(
+        caller, canonical, webhook_repo(), limit=limit, after=_cursor(params, scope)
+    )
+    items = [webhooks.delivery_view(d) for d in page.items]
+    return _page_response(items, page.last, scope, f"/webhooks/{canonical}/deliveries", limit)

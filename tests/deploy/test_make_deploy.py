@@ -24,10 +24,14 @@ from tests.deploy.harness import GITHUB_REPOSITORY, REGION, STAGE, Deployment, p
 API_FUNCTION = f"people-api-{STAGE}"
 STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
 SNS_FUNCTION = f"people-api-{STAGE}-record_notification"
+FAN_OUT_FUNCTION = f"people-api-{STAGE}-fan_out_webhooks"
+DELIVERY_FUNCTION = f"people-api-{STAGE}-deliver_webhooks"
 FUNCTIONS = {
     "api_handler": API_FUNCTION,
     "publish_changes": STREAM_FUNCTION,
     "record_notification": SNS_FUNCTION,
+    "fan_out_webhooks": FAN_OUT_FUNCTION,
+    "deliver_webhooks": DELIVERY_FUNCTION,
 }
 
 
@@ -163,9 +167,13 @@ def test_stream_mapping_has_bounded_retries_partial_batches_and_a_failure_queue(
     # chalice_app, not `import app`: app.py chooses its authorizer at import, so it must be
     # imported only once the session's environment is set.
 
-    mappings = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    assert [m["FunctionArn"] for m in mappings] == [function(deployment, STREAM_FUNCTION)["FunctionArn"]]
-    mapping = mappings[0]
+    every = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    assert sorted(m["FunctionArn"] for m in every) == sorted(
+        function(deployment, name)["FunctionArn"] for name in (STREAM_FUNCTION, DELIVERY_FUNCTION)
+    )
+    (mapping,) = [
+        m for m in every if m["FunctionArn"] == function(deployment, STREAM_FUNCTION)["FunctionArn"]
+    ]
     out = outputs(deployment)
     (source,) = [e for e in chalice_app.event_sources if type(e).__name__ == "DynamoDBEventConfig"]
     assert mapping["EventSourceArn"] == out["TableStreamArn"]
@@ -177,22 +185,37 @@ def test_stream_mapping_has_bounded_retries_partial_batches_and_a_failure_queue(
     assert out["StreamFailureQueueArn"].endswith(":people-api-dev-stream-failures")
 
 
+def test_the_webhook_deliverer_reads_its_queue_with_partial_batch_failures(
+    deployment: Deployment, chalice_app: Any
+) -> None:
+    every = deployment.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    deliverer = function(deployment, DELIVERY_FUNCTION)["FunctionArn"]
+    (mapping,) = [m for m in every if m["FunctionArn"] == deliverer]
+    out = outputs(deployment)
+    assert mapping["EventSourceArn"] == out["WebhookDeliveryQueueArn"]
+    (source,) = [e for e in chalice_app.event_sources if type(e).__name__ == "SQSEventConfig"]
+    assert mapping["BatchSize"] == source.batch_size == event_sources.WEBHOOK_DELIVERY_BATCH_SIZE
+    assert mapping["FunctionResponseTypes"] == list(event_sources.DELIVERY_RESPONSE_TYPES)
+
+
 def test_sns_subscription_dead_letters_to_the_stacks_queue(deployment: Deployment) -> None:
     out = outputs(deployment)
     sns = deployment.client("sns")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=out["ChangesTopicArn"])["Subscriptions"]
-    assert [(s["Protocol"], s["Endpoint"].rsplit(":", 1)[-1]) for s in subscriptions] == [
-        ("lambda", SNS_FUNCTION)
+    assert sorted((s["Protocol"], s["Endpoint"].rsplit(":", 1)[-1]) for s in subscriptions) == [
+        ("lambda", FAN_OUT_FUNCTION),
+        ("lambda", SNS_FUNCTION),
     ]
-    attributes = sns.get_subscription_attributes(SubscriptionArn=subscriptions[0]["SubscriptionArn"])[
-        "Attributes"
-    ]
-    assert json.loads(attributes["RedrivePolicy"]) == {
-        "deadLetterTargetArn": out["SubscriberDeadLetterQueueArn"]
-    }
-    invoke = deployment.client("lambda").get_function_event_invoke_config(FunctionName=SNS_FUNCTION)
-    assert invoke["MaximumRetryAttempts"] == event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
-    assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == out["SubscriberDeadLetterQueueArn"]
+    for subscription in subscriptions:  # the history and the webhook fan-out alike
+        arn = subscription["SubscriptionArn"]
+        attributes = sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        assert json.loads(attributes["RedrivePolicy"]) == {
+            "deadLetterTargetArn": out["SubscriberDeadLetterQueueArn"]
+        }
+    for name in (SNS_FUNCTION, FAN_OUT_FUNCTION):
+        invoke = deployment.client("lambda").get_function_event_invoke_config(FunctionName=name)
+        assert invoke["MaximumRetryAttempts"] == event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+        assert invoke["DestinationConfig"]["OnFailure"]["Destination"] == out["SubscriberDeadLetterQueueArn"]
 
 
 # --- the REST API ----------------------------------------------------------------------
@@ -373,7 +396,11 @@ def test_alarms_watch_errors_throttles_lag_and_dead_letters_of_what_was_deployed
         expected |= {("AWS/Lambda", metric, (("FunctionName", name),)) for metric in ("Errors", "Throttles")}
     expected.add(("AWS/Lambda", "IteratorAge", (("FunctionName", STREAM_FUNCTION),)))
     out = outputs(deployment)
-    for arn in (out["StreamFailureQueueArn"], out["SubscriberDeadLetterQueueArn"]):
+    for arn in (
+        out["StreamFailureQueueArn"],
+        out["SubscriberDeadLetterQueueArn"],
+        out["WebhookFailureQueueArn"],
+    ):
         expected.add(
             ("AWS/SQS", "ApproximateNumberOfMessagesVisible", (("QueueName", arn.rsplit(":", 1)[-1]),))
         )

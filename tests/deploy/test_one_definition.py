@@ -15,7 +15,7 @@ import pytest
 from cfnlint.decode import decode_str
 
 from devstack import ROOT
-from infra import event_sources
+from infra import deploy, event_sources
 from tests.deploy.harness import project_copy
 
 STAGE = "dev"
@@ -84,15 +84,20 @@ def test_make_package_sends_failures_to_the_stacks_queues_with_the_defined_setti
     invoke = resources["RecordNotification"]["Properties"]["EventInvokeConfig"]
     dead_letters = invoke["DestinationConfig"]["OnFailure"]["Destination"]
     assert invoke["MaximumRetryAttempts"] == event_sources.SUBSCRIBER_MAX_RETRY_ATTEMPTS
+    assert resources["FanOutWebhooks"]["Properties"]["EventInvokeConfig"] == invoke
+    delivery = resources["DeliverWebhooks"]["Properties"]["Events"]["DeliverWebhooksSqsEventSource"]
+    assert delivery["Properties"]["FunctionResponseTypes"] == list(event_sources.DELIVERY_RESPONSE_TYPES)
+    assert delivery["Properties"]["BatchSize"] == event_sources.WEBHOOK_DELIVERY_BATCH_SIZE
     queues = {arn["Fn::Sub"].rsplit(":", 1)[-1] for arn in (failures, dead_letters)}
-    assert (
-        queues
-        == stack_queue_names()
-        == {
-            event_sources.queue_name(event_sources.STREAM_FAILURE_QUEUE, STAGE),
-            event_sources.queue_name(event_sources.SUBSCRIBER_DLQ, STAGE),
-        }
-    )
+    assert queues == {
+        event_sources.queue_name(event_sources.STREAM_FAILURE_QUEUE, STAGE),
+        event_sources.queue_name(event_sources.SUBSCRIBER_DLQ, STAGE),
+    }
+    # The stack's other queues are the webhooks': the package's deliverer reads the one it names.
+    assert stack_queue_names() - queues == {
+        f"people-api-{STAGE}-webhook-deliveries",
+        f"people-api-{STAGE}-webhook-failures",
+    }
 
 
 def test_the_local_pump_retries_as_deployed() -> None:
@@ -150,4 +155,4 @@ def test_the_readmes_route_table_lists_exactly_the_apps_routes(chalice_app: Any)
     }
     assert listed == declared
     handlers = set(re.findall(r"^\| [^|]+ \| `(\w+)` \|", table, flags=re.M))
-    assert handlers == {"api_handler", "publish_changes", "record_notification"}
+    assert handlers == set(deploy.HANDLERS)

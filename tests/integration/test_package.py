@@ -200,6 +200,13 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
         # Without it Lambda ignores the handler's batchItemFailures and drops failed records.
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert 0 < source["MaximumRetryAttempts"] <= 10 and source["DestinationConfig"]["OnFailure"]
+    queue_sources = [e["Properties"] for e in events if e["Type"] == "SQS"]
+    assert len(queue_sources) == sum(
+        1 for e in app_module.app.event_sources if type(e).__name__ == "SQSEventConfig"
+    )
+    for source in queue_sources:
+        # The webhook deliverer reports the messages that failed; the others are done.
+        assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 # The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's

@@ -34,7 +34,7 @@ PAGED = {"/people", "/people/{person_id}/history"}  # the routes that take `limi
 LISTINGS = ("", "&sort=name", "&name=ad", "&tag=policy")
 
 
-def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> None:
+def exercise_every_route(chalice_app: Any, token_for: Callable[..., str], hook_url: str = "") -> None:
     """Call every route the app registers, as owner and as admin, so every code path runs."""
     from chalice.test import Client
 
@@ -58,6 +58,15 @@ def exercise_every_route(chalice_app: Any, token_for: Callable[..., str]) -> Non
             "PATCH": {"notes": "x", "tags": ["b", "c"]},
             "POST": {"name": "Cy"},
         }
+        if hook_url:  # a webhook the later changes are delivered to, and one deleted at once
+            hook = client.http.post("/webhooks", headers=headers(owner), body=json.dumps({"url": hook_url}))
+            assert hook.status_code == 201, hook.body
+            spare = client.http.post("/webhooks", headers=headers(owner), body=json.dumps({"url": hook_url}))
+            spare_id, hook_id = spare.json_body["id"], hook.json_body["id"]
+            assert client.http.delete(f"/webhooks/{spare_id}", headers=headers(owner)).status_code == 200
+            for action in ("test", "secret"):
+                sent = client.http.post(f"/webhooks/{hook_id}/{action}", headers=headers(owner), body=b"{}")
+                assert sent.status_code in (200, 202), sent.body
         for path, entry in sorted(chalice_app.routes.items()):
             concrete = re.sub(r"\{[^}]+\}", person_id, path)
             for method in sorted(entry, key=lambda m: m == "DELETE"):
@@ -141,19 +150,29 @@ def run_every_function(
 
         return run
 
-    start = len(calls)
-    exercise_every_route(chalice_app, token_for)
-    spans.append((start, len(calls), "api_handler"))
-    pump = Pump(
-        stack,
-        traced("publish_changes", app_module.publish_changes),
-        traced("record_notification", app_module.record_notification),
-    )
-    for _ in range(50):
-        pump.pump_stream()
-        pump.pump_queue(wait_seconds=0)
-        if {"publish_changes", "record_notification"} <= {f for _, _, f in spans}:
-            break
+    from tests.receivers import answer, http_receiver
+
+    # The receiver fails, so the deliverer also schedules a retry (its SendMessage).
+    with http_receiver(answer(500)) as receiver:
+        start = len(calls)
+        exercise_every_route(chalice_app, token_for, receiver.url)
+        spans.append((start, len(calls), "api_handler"))
+        pump = Pump(
+            stack,
+            traced("publish_changes", app_module.publish_changes),
+            traced("record_notification", app_module.record_notification),
+            fanout_handler=traced("fan_out_webhooks", app_module.fan_out_webhooks),
+            delivery_handler=traced("deliver_webhooks", app_module.deliver_webhooks),
+        )
+        for _ in range(200):
+            pump.pump_stream()
+            pump.pump_queue(wait_seconds=0)
+            pump.pump_fanout(wait_seconds=0)
+            pump.pump_deliveries(wait_seconds=0)
+            # Done once a person change (not only the test event) has been fanned out and tried.
+            changes = [r for r in receiver.received if b'"people.person.' in r.body]
+            if set(deploy.HANDLERS) <= {f for _, _, f in spans} and changes:
+                break
     by_function = split_calls(calls, spans)
     return {f: observed_actions([c for c in fc if c[0] != "cognito-idp"]) for f, fc in by_function.items()}
 
@@ -163,7 +182,22 @@ def run_every_function(
 PLATFORM = {
     "publish_changes": {"TableStream": set(deploy.STREAM_ACTIONS), "FailureQueue": {"sqs:SendMessage"}},
     "record_notification": {"FailureQueue": {"sqs:SendMessage"}},
+    "fan_out_webhooks": {"FailureQueue": {"sqs:SendMessage"}},
+    # The SQS event source mapping polls the delivery queue with the deliverer's role.
+    "deliver_webhooks": {"DeliveryQueueSource": set(deploy.SQS_SOURCE_ACTIONS)},
     "api_handler": {},
+}
+# Calls to other services the code makes, and the statement that grants each, per function.
+OTHER_STATEMENTS = {
+    "api_handler": {
+        "ssm:GetParameter": "CursorKey",
+        "kms:Encrypt": "SecretsKey",
+        "sqs:SendMessage": "DeliveryQueue",
+    },
+    "publish_changes": {"sns:Publish": "ChangesTopic"},
+    "record_notification": {},
+    "fan_out_webhooks": {"sqs:SendMessage": "DeliveryQueue"},
+    "deliver_webhooks": {"kms:Decrypt": "SecretsKey", "sqs:SendMessage": "DeliveryQueues"},
 }
 LOGS = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
 
@@ -187,12 +221,13 @@ def test_each_function_is_granted_exactly_the_actions_its_code_uses(
             if seen["index"]:
                 expected["OwnerIndex"] = seen["index"]
             others = seen["other"]
-            if "sns:Publish" in others:
-                expected["ChangesTopic"] = {"sns:Publish"}
-            # The cursor key is read from SSM on first use (the API function only).
+            statements = OTHER_STATEMENTS[function]
+            assert others <= set(statements), (function, others)
+            for action in others:
+                expected.setdefault(statements[action], set()).add(action)
+            # The cursor key is read from SSM on first use (the local stage has its own key).
             if function == "api_handler":
                 expected["CursorKey"] = {"ssm:GetParameter"}
-            assert others <= {"sns:Publish", "ssm:GetParameter"}, (function, others)
             assert granted == expected, (stage, function)
 
 
@@ -225,7 +260,9 @@ def test_policies_name_only_the_stages_resources(stage: str) -> None:
             assert statement["Effect"] == "Allow"
             for resource in statement["Resource"]:
                 assert "*" not in resource.split(":")[:6], (function, resource)
-                assert f"people-api-{stage}" in resource or f"people-api/{stage}/" in resource
+                # A KMS key's ARN holds no name: it must be the stage's own key (from its stack).
+                stages_own = resource == env["WEBHOOK_SECRETS_KEY"]
+                assert f"people-api-{stage}" in resource or f"people-api/{stage}/" in resource or stages_own
         logs = {s["Sid"]: s["Resource"] for s in policy["Statement"]}["Logs"][0]
         assert logs.endswith(f":log-group:/aws/lambda/{deploy.function_name(stage, function)}"), logs
 
