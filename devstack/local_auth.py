@@ -69,6 +69,9 @@ def use_running_stack(environ: MutableMapping[str, str], state: Path) -> str | N
     for name in ("TABLE_STREAM_ARN", "CHANGES_TOPIC_ARN"):
         values.pop(name)
     environ.update(values)
+    # The shell's profile is not for the emulator (and one this machine lacks stops the SDK).
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        environ.pop(name, None)
     return None
 
 

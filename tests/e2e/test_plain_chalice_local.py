@@ -39,7 +39,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundSta
 
 
 def _shell_environment(state_path: Path) -> dict[str, str]:
-    """A developer's shell: none of the app's or AWS's settings, only where the stack describes itself.
+    """A developer's shell: none of the app's settings, only where the stack describes itself.
 
     DEVSTACK_STATE points at this test's stack rather than a developer's own `make emulator`;
     left out, it is `.devstack/state.json`, which `make emulator` writes.
@@ -47,6 +47,8 @@ def _shell_environment(state_path: Path) -> dict[str, str]:
     app_names = set(stage_environment("local")) | {"COGNITO_USER_POOL_ID", "COGNITO_APP_CLIENT_ID"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in app_names}
     env["DEVSTACK_STATE"] = str(state_path)
+    # A shell set up for a real AWS account: the local stage must not use any of it.
+    env.update(AWS_DEFAULT_REGION="eu-west-1", AWS_PROFILE="a-real-account")
     return env
 
 
