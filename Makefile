@@ -13,7 +13,7 @@ PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_
 STAMP := $(VENV)/.installed-$(shell (echo $(PYTHON_VERSION); cat requirements.txt requirements-dev.txt constraints.txt) | cksum | cut -d' ' -f1)
 STAGE ?= dev
 
-.PHONY: run test lint typecheck unit token user console bench bench-venv clean deploy destroy package webhook-listen backfill-search
+.PHONY: run emulator test lint typecheck unit token user console bench bench-venv clean deploy destroy package webhook-listen backfill-search
 # Only what is given on make's command line: the shell's own $USER (root, say) must never pick
 # whose token is printed, nor a stray $GROUP or $STAGE in the environment where it lands.
 cli = $(if $(filter command line,$(origin $(1))),$($(1)),$(2))
@@ -39,6 +39,9 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 
 run: $(STAMP)  ## start the local stack: emulator + chalice local on 127.0.0.1:8000
 	@$(PY) -m devstack run
+
+emulator: $(STAMP)  ## only the AWS emulator, provisioned, with the event pump: then `.venv/bin/chalice local --stage local`
+	@$(PY) -m devstack emulator
 
 console: $(STAMP)  ## serve the browser console against a deployed stage: make console STAGE=dev
 	@$(PY) -m devstack console --stage $(STAGE)

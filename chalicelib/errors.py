@@ -60,6 +60,10 @@ class UnsupportedMediaType(PeopleApiError):
     """The Content-Type is not one the route accepts."""
 
 
+class MethodNotAllowed(PeopleApiError):
+    """The path exists but does not have this method."""
+
+
 class PayloadTooLarge(PeopleApiError):
     """The request body exceeds the size limit."""
 

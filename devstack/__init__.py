@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +31,8 @@ def aws_environment(endpoint: str) -> dict[str, str]:
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_EC2_METADATA_DISABLED": "true",
     }
+
+
+def state_path() -> Path:
+    """Where the running local stack describes itself (DEVSTACK_STATE, default .devstack/state.json)."""
+    return Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")

@@ -1,4 +1,5 @@
-"""Local stack entry point: `python -m devstack run` (make run), `token` and `console` (make console).
+"""Local stack entry point: `python -m devstack run` (make run), `emulator` (make emulator), `token`,
+`user` and `console` (make console).
 
 Ports: PEOPLE_API_PORT (default 8000), PEOPLE_EMULATOR_PORT (default 4566), PEOPLE_CONSOLE_PORT
 (default 8001, the browser console's origin). Everything listens on 127.0.0.1 only. The
@@ -27,7 +28,9 @@ HOST = "127.0.0.1"
 
 
 def _state_path() -> Path:
-    return Path(os.environ.get("DEVSTACK_STATE") or ROOT / ".devstack" / "state.json")
+    from devstack import state_path
+
+    return state_path()
 
 
 def _port(name: str, default: int) -> int:
@@ -62,14 +65,43 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def run() -> int:
-    """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM."""
+def _api_banner(api_url: str, endpoint: str, console_url: str) -> str:
+    from devstack.tokens import LOCAL_PASSWORD
+
+    return (
+        f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
+        f"  console:       {console_url}\n"
+        f"  console user:  make user STAGE=local EMAIL=alice@example.com  (password {LOCAL_PASSWORD})\n"
+        f"  get a token:   TOKEN=$(make token USER=alice)\n"
+        f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
+        f"  admin token:   make token USER=root GROUP=admins\n"
+        f'  history:       curl -H "Authorization: Bearer $TOKEN" {api_url}/people/<id>/history\n'
+        "Data lives in memory until you stop the stack. Ctrl-C stops everything.\n"
+    )
+
+
+def _emulator_banner(endpoint: str, state_path: Path) -> str:
+    return (
+        f"\nthe AWS emulator is running at {endpoint}, provisioned, with the event pump\n"
+        f"  serve the API: .venv/bin/chalice local --stage local\n"
+        f"                 (from this directory; it finds this stack in {state_path})\n"
+        f"  get a token:   TOKEN=$(make token USER=alice)\n"
+        "Data lives in memory until you stop it. Ctrl-C stops everything.\n"
+    )
+
+
+def run(*, api: bool = True) -> int:
+    """Start emulator, provision, serve chalice local until Ctrl-C or SIGTERM.
+
+    With `api=False` (`make emulator`) only the emulator, its provisioning and the event pump
+    run: the API is then whatever `chalice local --stage local` the developer starts, which
+    finds this stack through the state file (devstack/local_auth.py).
+    """
     from devstack import stage_environment
     from devstack.console import ConsoleConfig, ConsoleServer, origin
     from devstack.emulator import start_emulator
     from devstack.provision import provision
     from devstack.pump import Pump, app_pump
-    from devstack.tokens import LOCAL_PASSWORD
 
     api_port = _port("PEOPLE_API_PORT", 8000)
     emulator_port = _port("PEOPLE_EMULATOR_PORT", 4566)
@@ -93,59 +125,54 @@ def run() -> int:
         os.environ.update({**stage_environment("local"), **info.app_environment()})
         pump = app_pump(info)
         pump.start()
-        env = {
-            **os.environ,
-            **info.app_environment(),
-            # The API grants CORS to the console's origin (config.json names the default port).
-            "CORS_ALLOWED_ORIGINS": origin(console_port),
-            "PYTHONUNBUFFERED": "1",
-        }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "devstack.chalice_local",
-                "local",
-                "--stage",
-                "local",
-                "--no-autoreload",
-                "--host",
-                HOST,
-                "--port",
-                str(api_port),
-            ],
-            cwd=ROOT,
-            env=env,
-            # Its own session: Ctrl-C reaches only us, and we stop it in order.
-            start_new_session=True,
-        )
-        api_url = f"http://{HOST}:{api_port}"
-        _wait_for_health(f"{api_url}/health", proc)
-        console = ConsoleServer(
-            ConsoleConfig("local", api_url, endpoint, info.region, info.app_client_id), console_port
-        ).start()
+        described: dict[str, Any] = info.to_dict()
+        if api:
+            env = {
+                **os.environ,
+                **info.app_environment(),
+                # The API grants CORS to the console's origin (config.json names the default port).
+                "CORS_ALLOWED_ORIGINS": origin(console_port),
+                "PYTHONUNBUFFERED": "1",
+            }
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "devstack.chalice_local",
+                    "local",
+                    "--stage",
+                    "local",
+                    "--no-autoreload",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(api_port),
+                ],
+                cwd=ROOT,
+                env=env,
+                # Its own session: Ctrl-C reaches only us, and we stop it in order.
+                start_new_session=True,
+            )
+            api_url = f"http://{HOST}:{api_port}"
+            _wait_for_health(f"{api_url}/health", proc)
+            console = ConsoleServer(
+                ConsoleConfig("local", api_url, endpoint, info.region, info.app_client_id), console_port
+            ).start()
+            described.update(api_url=api_url, console_url=console.url)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole, then renamed: whoever sees the file can read all of it.
         partial = state_path.with_suffix(".partial")
-        partial.write_text(
-            json.dumps({**info.to_dict(), "api_url": api_url, "console_url": console.url}, indent=2)
-        )
+        partial.write_text(json.dumps(described, indent=2))
         partial.replace(state_path)
-        print(
-            f"\npeople-api is running at {api_url}  (AWS emulator at {endpoint})\n"
-            f"  console:       {console.url}\n"
-            f"  console user:  make user STAGE=local EMAIL=alice@example.com  (password {LOCAL_PASSWORD})\n"
-            f"  get a token:   TOKEN=$(make token USER=alice)\n"
-            f'  call the API:  curl -H "Authorization: Bearer $TOKEN" {api_url}/people\n'
-            f"  admin token:   make token USER=root GROUP=admins\n"
-            f'  history:       curl -H "Authorization: Bearer $TOKEN" {api_url}/people/<id>/history\n'
-            "Data lives in memory until you stop the stack. Ctrl-C stops everything.\n",
-            flush=True,
-        )
+        if api:
+            assert console is not None
+            print(_api_banner(api_url, endpoint, console.url), flush=True)
+        else:
+            print(_emulator_banner(endpoint, state_path), flush=True)
         # Python runs signal handlers on the main thread only, but the kernel may hand Ctrl-C
         # to any thread (the emulator's, the pump's); a blocking wait() would then never see
         # it. Waking up regularly lets the handler run.
-        while (code := proc.poll()) is None:
+        while proc is None or (code := proc.poll()) is None:
             time.sleep(0.2)
         return code
     except KeyboardInterrupt:
@@ -257,6 +284,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="start the local stack")
+    commands.add_parser("emulator", help="start only the emulator (provisioned) and the event pump")
     token_parser = commands.add_parser("token", help="print an ID token")
     token_parser.add_argument("--user", default="")
     token_parser.add_argument("--group", default="")
@@ -270,6 +298,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
+    if args.command == "emulator":
+        return run(api=False)
     if args.command == "console":
         return console(args.stage)
     if args.command == "user":

@@ -52,15 +52,18 @@ def child_environment(state_path: Path) -> dict[str, str]:
     return env
 
 
-def start(workdir: Path, timeout: float = 120) -> BackgroundStack:
-    """Start `python -m devstack run` with its state file and log in `workdir`; wait until it serves."""
+def start(workdir: Path, timeout: float = 120, command: str = "run") -> BackgroundStack:
+    """Start `python -m devstack run` with its state file and log in `workdir`; wait until it serves.
+
+    `command="emulator"` starts what `make emulator` does: no API (`api_url` is then empty).
+    """
     state_path, log_path = workdir / "state.json", workdir / "stack.log"
     env = child_environment(state_path)
     # The stack logs a line per request: into a file, since a pipe nobody reads fills up (64 KiB)
     # and then blocks every server thread that logs.
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "run"],
+            [sys.executable, "-m", "devstack", command],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -74,7 +77,7 @@ def start(workdir: Path, timeout: float = 120) -> BackgroundStack:
             raise RuntimeError(f"the local stack did not start:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.2)
     state = json.loads(state_path.read_text())
-    api_url, console_url = state.pop("api_url"), state.pop("console_url")
+    api_url, console_url = state.pop("api_url", ""), state.pop("console_url", "")
     return BackgroundStack(StackInfo(**state), api_url, state_path, log_path, process, env, console_url)
 
 

@@ -83,38 +83,64 @@ def parse_if_match(value: str | None) -> Precondition | None:
 
 MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
 
+# Idempotency-Key: an RFC 8941 sf-string (`"..."`, where `\"` and `\\` are the only escapes)
+# holding 1 to 255 printable ASCII characters, or the bare key: 1 to 255 visible ASCII characters
+# (no spaces), not starting with a quote. The two forms begin differently and a bare key has no
+# white space, so every character has one place to go: no engine can backtrack on it (the
+# ReDoS test checks). This is the pattern the OpenAPI document publishes; `parse_idempotency_key`
+# accepts exactly the values it matches, up to MAX_HEADER_LENGTH characters.
+_BARE_KEY = rf"[!#-~][!-~]{{0,{MAX_IDEMPOTENCY_KEY_LENGTH - 1}}}"
+_SF_STRING_KEY = rf'"(?:[ !#-\[\]-~]|\\["\\]){{1,{MAX_IDEMPOTENCY_KEY_LENGTH}}}"'
+IDEMPOTENCY_KEY_PATTERN: Final = rf"^[ \t]*(?:{_BARE_KEY}|{_SF_STRING_KEY})[ \t]*$"
+
+
+def _sf_string(text: str) -> str:
+    """The content of an RFC 8941 sf-string that makes up all of `text` (which starts with a quote)."""
+    key: list[str] = []
+    i, end = 1, len(text)
+    while i < end:
+        char = text[i]
+        if char == "\\":
+            if i + 1 >= end or text[i + 1] not in '"\\':
+                raise errors.MalformedRequest('Idempotency-Key: only \\" and \\\\ may be escaped')
+            key.append(text[i + 1])
+            i += 2
+        elif char == '"':
+            if i != end - 1:
+                raise errors.MalformedRequest("Idempotency-Key: an unescaped quote inside the string")
+            return "".join(key)
+        elif " " <= char <= "~":
+            key.append(char)
+            i += 1
+        else:
+            raise errors.MalformedRequest("Idempotency-Key may contain printable ASCII characters only")
+    raise errors.MalformedRequest("Idempotency-Key: the quoted string has no closing quote")
+
 
 def parse_idempotency_key(value: str | None) -> str | None:
-    """The Idempotency-Key header: an sf-string (RFC 8941), also accepted bare; None when absent.
+    """The Idempotency-Key header: an sf-string (RFC 8941), or the bare key; None when absent.
 
-    The key must be 1 to 255 printable ASCII characters: anything else is a 400, so a client
-    never believes a request is protected by a key the server could not use.
+    The key must be 1 to 255 printable ASCII characters (a bare key: visible ones, no spaces):
+    anything else is a 400, so a client never believes a request is protected by a key the
+    server could not use. Accepts exactly what IDEMPOTENCY_KEY_PATTERN matches.
     """
     if value is None:
         return None
     _check_length("Idempotency-Key", value)
-    key = value.strip()
-    if len(key) >= 2 and key[0] == '"' and key[-1] == '"':
-        inner, key, escaped = key[1:-1], "", False
-        for char in inner:
-            if escaped:
-                if char not in '"\\':
-                    raise errors.MalformedRequest('Idempotency-Key: only \\" and \\\\ may be escaped')
-                key, escaped = key + char, False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                raise errors.MalformedRequest("Idempotency-Key: an unescaped quote inside the string")
-            else:
-                key += char
-        if escaped:
-            raise errors.MalformedRequest("Idempotency-Key: the string ends with a lone backslash")
+    text = value.strip(_OWS)
+    if text.startswith('"'):
+        key = _sf_string(text)
+    else:
+        key = text
+        if not all("!" <= char <= "~" for char in key):
+            raise errors.MalformedRequest(
+                "Idempotency-Key: a bare key is visible ASCII characters without spaces "
+                '(send it as a quoted string, "...", to include spaces)'
+            )
     if not key:
         raise errors.MalformedRequest("Idempotency-Key must not be empty")
     if len(key) > MAX_IDEMPOTENCY_KEY_LENGTH:
         raise errors.MalformedRequest(
             f"Idempotency-Key is {len(key)} characters long; the limit is {MAX_IDEMPOTENCY_KEY_LENGTH}"
         )
-    if not all(" " <= char <= "~" for char in key):
-        raise errors.MalformedRequest("Idempotency-Key may contain printable ASCII characters only")
     return key

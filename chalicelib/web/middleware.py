@@ -7,6 +7,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from chalice.app import Request, Response
@@ -46,17 +47,40 @@ def api_view(
     return decorate
 
 
-def _chalice_error_to_problem(response: Response) -> Response:
-    """Chalice answers some requests itself (405, 415, 500) with {Code, Message}; reshape them."""
+# The errors Chalice answers by itself, before or around our views, as {Code, Message}.
+_CHALICE_ERRORS: dict[str, type[errors.PeopleApiError]] = {
+    "MethodNotAllowedError": errors.MethodNotAllowed,
+    "UnsupportedMediaType": errors.UnsupportedMediaType,
+    "BadRequest": errors.MalformedRequest,
+    "BadRequestError": errors.MalformedRequest,
+}
+
+
+def _chalice_error_to_problem(response: Response, request_id: str | None) -> Response:
+    """Chalice answers some requests itself (405, 415, 500) with {Code, Message}; reshape them.
+
+    They get the same problem types and titles as our own errors (never a class name as the
+    title); a 500 is the app's own internal error answer, with a request id to quote.
+    """
     body = response.body
-    if isinstance(body, dict) and "Code" in body and "Message" in body:
-        status = response.status_code
-        problem = Problem(
-            type="about:blank", title=str(body["Code"]), status=status, detail=str(body["Message"])
-        )
-        allow = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
-        return problem_response(problem, allow)
-    return response
+    if not (isinstance(body, dict) and "Code" in body and "Message" in body):
+        return response
+    status = response.status_code
+    kind = _CHALICE_ERRORS.get(str(body["Code"]))
+    allow = {k: v for k, v in response.headers.items() if k.lower() == "allow"}
+    if kind is not None:
+        shaped = problem_for(kind(str(body["Message"])), request_id)
+        shaped.headers.update(allow)
+        return shaped
+    if status >= 500:
+        return internal_error(request_id)
+    # Chalice's view errors (NotFoundError, ...): the status's own phrase as the title.
+    try:
+        title = HTTPStatus(status).phrase
+    except ValueError:
+        title = "Error"
+    problem = Problem(type="about:blank", title=title, status=status, detail=str(body["Message"]))
+    return problem_response(problem, allow)
 
 
 def log_and_shape(
@@ -64,7 +88,7 @@ def log_and_shape(
 ) -> Response:
     """Middleware body: one structured log line per request, and problem+json for Chalice's own errors."""
     started = time.perf_counter()
-    response = _chalice_error_to_problem(get_response(request))
+    response = _chalice_error_to_problem(get_response(request), request_id)
     if not log.isEnabledFor(logging.INFO):
         return response  # nobody would read the line: skip building it on the hot path
     context = request.context or {}

@@ -16,7 +16,7 @@ import msgspec
 from chalicelib.domain import Person, PersonInput, PersonPatch
 from chalicelib.ports import HistoryEntry
 from chalicelib.search import COMBINATIONS, MAX_PREFIX_LENGTH, MAX_TAG_LENGTH
-from chalicelib.web.headers import IF_MATCH_PATTERN
+from chalicelib.web.headers import IDEMPOTENCY_KEY_PATTERN, IF_MATCH_PATTERN, MAX_HEADER_LENGTH
 from chalicelib.web.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from chalicelib.web.problems import PROBLEM, Problem, ValidationProblem
 from chalicelib.web.requests import MAX_BODY_BYTES
@@ -147,15 +147,15 @@ _IDEMPOTENCY_KEY: Final = {
         "draft-ietf-httpapi-idempotency-key-header: a retry with the same key and body within 24 hours "
         "returns the original 201 (same id) without creating a second person; the same key with another "
         "body is 422; while the first request is still in flight, 409. Keys are scoped per user. "
-        "An RFC 8941 sf-string or the bare key: 1 to 255 printable ASCII characters, else 400."
+        'An RFC 8941 sf-string (`"8e03978e-40d5-43e8-bc93-6894a57f9324"`, escapes `\\"` and `\\\\`) of '
+        "1 to 255 printable ASCII characters, or the bare key: 1 to 255 visible ASCII characters, "
+        "no spaces, not starting with a quote. Anything else is 400."
     ),
-    # The schema describes the bare form, whose every match the server accepts; the quoted
-    # sf-string form (RFC 8941, with \" and \\ escapes) is accepted too.
     "schema": {
         "type": "string",
         "minLength": 1,
-        "maxLength": 255,
-        "pattern": r"^[!#-\[\]-~]([ !#-\[\]-~]*[!#-\[\]-~])?$",
+        "maxLength": MAX_HEADER_LENGTH,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
     },
 }
 
@@ -174,8 +174,11 @@ def _problem(status: int, *, schema: str = "Problem", extra_headers: Schema | No
         headers["Retry-After"] = _RETRY_AFTER
     if status == 401:
         headers["WWW-Authenticate"] = _WWW_AUTHENTICATE
-    body = {"allOf": [_ref(schema), {"properties": {"status": {"const": status}}}]}
-    response: Schema = {"description": _ERROR_TITLES[status], **_json(body, PROBLEM)}
+    # A plain reference, not `allOf: [Problem, {status: {const: N}}]`: client generators
+    # (openapi-python-client among them) cannot merge a narrowed property into a referenced
+    # model and drop the whole response. The status is the response's own code.
+    description = f"{_ERROR_TITLES[status]} (problem+json with `status` {status})"
+    response: Schema = {"description": description, **_json(_ref(schema), PROBLEM)}
     if headers:
         response["headers"] = headers
     return response
@@ -273,11 +276,8 @@ def _paths() -> Schema:
     }
     create_errors = _errors(400, 409, 413, 415, 422)
     create_errors["422"] = {
-        **_problem(422, schema="ValidationProblem"),
         "description": _ERROR_TITLES[422] + " Also: an Idempotency-Key reused with a different body.",
-    }
-    create_errors["422"]["content"][PROBLEM]["schema"]["allOf"][0] = {
-        "anyOf": [_ref("ValidationProblem"), _ref("Problem")]
+        **_json({"anyOf": [_ref("ValidationProblem"), _ref("Problem")]}, PROBLEM),
     }
     return {
         "/health": {

@@ -56,6 +56,7 @@ PROBLEM_TYPES: Final[dict[type[errors.PeopleApiError], tuple[int, str, str]]] = 
     errors.PersonNotFound: (404, "urn:people-api:problem:not-found", "Not found"),
     errors.WebhookNotFound: (404, "urn:people-api:problem:not-found", "Not found"),
     errors.IdempotentRequestInFlight: (409, "urn:people-api:problem:request-in-flight", "Request in flight"),
+    errors.MethodNotAllowed: (405, "urn:people-api:problem:method-not-allowed", "Method not allowed"),
     errors.TooManyWebhooks: (409, "urn:people-api:problem:webhook-limit", "Webhook limit reached"),
     errors.VersionMismatch: (412, "urn:people-api:problem:precondition-failed", "Precondition failed"),
     errors.PayloadTooLarge: (413, "urn:people-api:problem:payload-too-large", "Payload too large"),

@@ -205,8 +205,18 @@ def test_field_errors_are_422_with_every_field_listed(users: dict[str, Api]) -> 
 
 def test_unsupported_methods_get_problem_json_405(users: dict[str, Api]) -> None:
     response = users["alice"].call("DELETE", "/people")
-    assert_problem(response, 405)
+    problem = assert_problem(response, 405)
     assert "GET" in response.headers["Allow"]
+    assert problem["type"] == "urn:people-api:problem:method-not-allowed"
+    assert problem["title"] == "Method not allowed"
+
+
+def test_chalices_own_415_is_our_unsupported_media_type_problem(users: dict[str, Api]) -> None:
+    # Routes without a body keep Chalice's content-type check, which answers before our code.
+    response = users["alice"].call("GET", "/people", content_type="text/plain", raw=b"x")
+    problem = assert_problem(response, 415)
+    assert problem["type"] == "urn:people-api:problem:unsupported-media-type"
+    assert problem["title"] == "Unsupported media type"
 
 
 def test_unexpected_errors_are_500_with_a_request_id_and_no_traceback(

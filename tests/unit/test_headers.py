@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -8,6 +9,7 @@ from hypothesis import strategies as st
 
 from chalicelib import errors
 from chalicelib.web.headers import IF_MATCH_PATTERN, parse_idempotency_key, parse_if_match
+from chalicelib.web.openapi import document
 
 
 def test_if_match_forms() -> None:
@@ -33,7 +35,11 @@ def test_if_match_forms() -> None:
         ('"8e03978e-40d5-43e8-bc93-6894a57f9324"', "8e03978e-40d5-43e8-bc93-6894a57f9324"),
         ('"with \\"quote\\" and \\\\"', 'with "quote" and \\'),
         ("  padded  ", "padded"),
+        ("\tpadded\t", "padded"),
         ("k" * 255, "k" * 255),
+        ('"' + "k" * 255 + '"', "k" * 255),
+        ('"with spaces inside"', "with spaces inside"),
+        ('a"b\\c', 'a"b\\c'),
     ],
 )
 def test_idempotency_keys_are_sf_strings_or_bare(header: str | None, key: str | None) -> None:
@@ -41,7 +47,22 @@ def test_idempotency_keys_are_sf_strings_or_bare(header: str | None, key: str | 
 
 
 @pytest.mark.parametrize(
-    "header", ["", "   ", '""', "k" * 256, "caf\u00e9", "a\x00b", '"bad \\n escape"', '"trailing\\"', '"a"b"']
+    "header",
+    [
+        "",
+        "   ",
+        '""',
+        "k" * 256,
+        '"' + "k" * 256 + '"',
+        "caf\u00e9",
+        "a\x00b",
+        '"bad \\n escape"',
+        '"trailing\\"',
+        '"a"b"',
+        "bare with spaces",
+        '"unterminated',
+        '"',
+    ],
 )
 def test_malformed_idempotency_keys_are_400(header: str) -> None:
     with pytest.raises(errors.MalformedRequest):
@@ -75,3 +96,43 @@ def test_the_parser_accepts_exactly_what_the_published_pattern_matches(value: st
     except errors.MalformedRequest:
         accepted = False
     assert accepted == bool(re.fullmatch(IF_MATCH_PATTERN, value)), value
+
+
+def _published_idempotency_key_schema() -> dict[str, Any]:
+    (parameter,) = document()["paths"]["/people"]["post"]["parameters"]
+    assert parameter["name"] == "Idempotency-Key"
+    return dict(parameter["schema"])
+
+
+# Pieces that exercise both forms, their escapes and white space, and (through the long
+# pieces) the 255-character key limit and the 1,024-character header limit.
+_IDEMPOTENCY_KEY_ALPHABET = st.sampled_from(
+    ['"', "\\", '\\"', "\\\\", " ", "\t", "a", "Z", "-", "~", "!", "\x7f", "\xe9", "\x00", "\n", "k" * 64]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_IDEMPOTENCY_KEY_ALPHABET, max_size=24).map("".join))
+def test_the_idempotency_key_parser_accepts_exactly_what_the_published_schema_allows(value: str) -> None:
+    """The parser and the document's schema (pattern and lengths) agree on every input."""
+    schema = _published_idempotency_key_schema()
+    try:
+        parse_idempotency_key(value)
+        accepted = True
+    except errors.MalformedRequest:
+        accepted = False
+    allowed = bool(re.fullmatch(schema["pattern"], value)) and (
+        schema["minLength"] <= len(value) <= schema["maxLength"]
+    )
+    assert accepted == allowed, value
+
+
+def test_the_readmes_quoted_idempotency_key_matches_the_published_pattern() -> None:
+    from devstack import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    examples = re.findall(r"^ *Idempotency-Key: (.+)$", readme, flags=re.MULTILINE)
+    assert examples
+    for example in examples:
+        assert re.fullmatch(_published_idempotency_key_schema()["pattern"], example), example
+        assert parse_idempotency_key(example)
