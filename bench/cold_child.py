@@ -55,8 +55,10 @@ def _floor() -> tuple[Mark, Any]:
 
 
 def _batch_status(result: Any) -> int:
-    """200 when the stream batch was published whole (one Publish answered), else 500."""
-    return 200 if result == {"batchItemFailures": []} and canned.SENT.get("Publish") == 1 else 500
+    """200 when the stream batch was handled whole (one Publish, one tag entry put per tag), else 500."""
+    tags = len(canned.PERSON_BODY["tags"])
+    whole = canned.SENT.get("Publish") == 1 and canned.SENT.get("PutItem") == tags
+    return 200 if result == {"batchItemFailures": []} and whole else 500
 
 
 def _stream() -> tuple[Mark, Any]:
@@ -64,6 +66,7 @@ def _stream() -> tuple[Mark, Any]:
     from chalicelib import wiring
 
     imported = _mark()
+    canned.install()  # the tag entries of tag search
     canned.install_sns(wiring.sns_client())
     return imported, _batch_status(module.publish_changes(canned.stream_event(), canned.LambdaContext()))
 
@@ -72,6 +75,7 @@ def _floor_stream() -> tuple[Mark, Any]:
     from bench.apps import floor_events
 
     imported = _mark()
+    canned.install()
     canned.install_sns(floor_events.client("sns"))
     result = floor_events.publish_changes(canned.stream_event(), canned.LambdaContext())
     return imported, _batch_status(result)

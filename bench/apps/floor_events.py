@@ -32,7 +32,16 @@ def client(service: str) -> Any:
 @app.on_dynamodb_record(stream_arn=STREAM)
 def publish_changes(event: DynamoDBEvent) -> dict[str, Any]:
     for record in event:
-        client("sns").publish(TopicArn=TOPIC, Message=json.dumps(record.new_image))
+        # The same requests as the app: a tag entry per tag (tag search), then the publish.
+        person = record.new_image
+        for tag in person.get("tags", {}).get("L", []):
+            item = {
+                "pk": {"S": f"TAG#{person['owner']['S']}#{tag['S']}"},
+                "sk": person["id"],
+                "v": person["version"],
+            }
+            client("dynamodb").put_item(TableName=TABLE, Item=item)
+        client("sns").publish(TopicArn=TOPIC, Message=json.dumps(person))
     return {"batchItemFailures": []}
 
 
