@@ -148,6 +148,16 @@ def create_user_pool(endpoint: str) -> tuple[str, str]:
     return pool_id, client_id
 
 
+def create_cursor_key(endpoint: str, name: str) -> None:
+    """The stage's cursor key as an SSM SecureString, as `make deploy` makes one: a fresh random
+    key for each emulator, so no key is ever written into a tracked file."""
+    import secrets
+
+    client("ssm", endpoint).put_parameter(
+        Name=name, Value=secrets.token_urlsafe(32), Type="SecureString", Overwrite=True
+    )
+
+
 def provision(endpoint: str, table_name: str | None = None) -> StackInfo:
     """Provision a fresh emulator and describe what was created."""
     env = stage_environment()
@@ -159,6 +169,7 @@ def provision(endpoint: str, table_name: str | None = None) -> StackInfo:
     fanout, delivery, failures, key = create_webhook_resources(
         endpoint, topic_arn, env["WEBHOOK_DELIVERY_QUEUE"]
     )
+    create_cursor_key(endpoint, env["CURSOR_SECRET_PARAMETER"])
     return StackInfo(
         endpoint,
         REGION,

@@ -36,10 +36,10 @@ def page_of_one(api: Client, token: str) -> Any:
 def test_the_key_is_read_from_ssm_once_on_the_first_cursor(
     fresh: pytest.MonkeyPatch, stack: StackInfo, chalice_app: Any, token_for: Callable[..., str]
 ) -> None:
-    name = "/people-api/test/cursor-secret"
+    # The local stage names its parameter as deployed stages do; the stack put a random key there.
+    name = "/people-api/local/cursor-secret"
     ssm = client("ssm", stack.endpoint)
-    ssm.put_parameter(Name=name, Value="k" * 43, Type="SecureString", Overwrite=True)
-    fresh.setenv("CURSOR_SECRET_PARAMETER", name)
+    assert len(ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]) >= 40
     fresh.setenv("CURSOR_SECRET", "set-by-make-deploy")
     reads: list[str] = []
     original = wiring._parameter
@@ -88,3 +88,16 @@ def test_placeholder_keys_are_no_keys() -> None:
         config.load_settings({**base, "CURSOR_SECRET": "a-real-local-key"}).cursor_secret
         == b"a-real-local-key"
     )
+
+
+def test_no_stage_keeps_a_cursor_key_in_a_tracked_file() -> None:
+    """Every stage, the local one included, names an SSM parameter; the key itself is never here."""
+    import json
+
+    from devstack import ROOT
+
+    stages = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]
+    for stage, spec in stages.items():
+        env = spec.get("environment_variables", {})
+        assert "CURSOR_SECRET" not in env, stage
+        assert env["CURSOR_SECRET_PARAMETER"] == f"/people-api/{stage}/cursor-secret"
