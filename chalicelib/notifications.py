@@ -7,9 +7,10 @@ idempotent by change). The collaborators (stream reader, publisher, history) are
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -18,6 +19,8 @@ from chalicelib.domain import canonical_id
 from chalicelib.logs import Invocation, log, log_json
 from chalicelib.ports import HistoryRepository, PersonChange, Publisher, StreamReader, TagIndex
 from chalicelib.search import tag_moves
+
+T = TypeVar("T")
 
 
 def index_tags(change: PersonChange, tags: TagIndex) -> None:
@@ -90,6 +93,46 @@ def rejection(event: events.ChangeEvent, source: str, history: HistoryRepository
     return None
 
 
+def trusted_events(
+    records: Iterable[Mapping[str, Any]],
+    source: str,
+    history: HistoryRepository,
+    stats: Invocation,
+    parse: Callable[[events.ChangeEvent], T],
+) -> Iterator[tuple[events.ChangeEvent, str, T]]:
+    """The change events of SNS records, with their message text and what `parse` makes of them.
+
+    Every subscriber of the topic reads its records through this: a malformed message (including
+    one `parse` refuses with ValueError or TypeError) and one that cannot be this stage's change
+    (`rejection`) are logged and counted as skipped, never raised.
+    """
+    for record in records:
+        sns = record.get("Sns") if isinstance(record, Mapping) else None
+        message_id = sns.get("MessageId") if isinstance(sns, Mapping) else None
+        try:
+            if not isinstance(sns, Mapping):
+                raise ValueError("the record has no Sns object")
+            text = sns.get("Message") or ""
+            event = events.decode(text)
+            parsed = parse(event)
+        except (msgspec.DecodeError, ValueError, TypeError) as exc:
+            log_json(logging.WARNING, "malformed_notification", message_id=message_id, error=str(exc))
+            stats.skipped += 1
+            continue
+        rejected = rejection(event, source, history)
+        if rejected is not None:
+            log_json(
+                logging.WARNING,
+                "rejected_notification",
+                message_id=message_id,
+                event_id=event.id,
+                reason=rejected,
+            )
+            stats.skipped += 1
+            continue
+        yield event, text, parsed
+
+
 def record_notifications(
     records: Iterable[Mapping[str, Any]],
     history: HistoryRepository,
@@ -107,31 +150,9 @@ def record_notifications(
     """
     stats = stats or Invocation(0)
     added = 0
-    for record in records:
-        sns = record.get("Sns") if isinstance(record, Mapping) else None
-        message_id = sns.get("MessageId") if isinstance(sns, Mapping) else None
-        try:
-            if not isinstance(sns, Mapping):
-                raise ValueError("the record has no Sns object")
-            event = events.decode(sns.get("Message") or "")
-            change = events.history_change(event)
-            expires_at = events.history_expiry(event, ttl_days)
-        except (msgspec.DecodeError, ValueError, TypeError) as exc:
-            log_json(logging.WARNING, "malformed_notification", message_id=message_id, error=str(exc))
-            stats.skipped += 1
-            continue
-        rejected = rejection(event, source, history)
-        if rejected is not None:
-            log_json(
-                logging.WARNING,
-                "rejected_notification",
-                message_id=message_id,
-                event_id=event.id,
-                reason=rejected,
-            )
-            stats.skipped += 1
-            continue
-        if history.record(change, expires_at=expires_at):
+    expiring = functools.partial(events.history_expiry, ttl_days=ttl_days)
+    for event, _, expires_at in trusted_events(records, source, history, stats, expiring):
+        if history.record(events.history_change(event), expires_at=expires_at):
             added += 1
             stats.records_out += 1
         else:

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 from msgspec.structs import replace
 
-from chalicelib import events, outbound
+from chalicelib import outbound
 from chalicelib.logs import Invocation, log, log_json
 from chalicelib.ports import (
     AttemptRecord,
@@ -85,33 +85,11 @@ def fan_out(
     are logged and skipped; storage and queue errors raise, so Lambda retries the whole
     delivery, and the conditional puts make the retry create nothing twice.
     """
-    from chalicelib.notifications import rejection
+    from chalicelib.notifications import trusted_events
 
     stats = stats or Invocation(0)
     queued = 0
-    for record in records:
-        sns = record.get("Sns") if isinstance(record, Mapping) else None
-        message_id = sns.get("MessageId") if isinstance(sns, Mapping) else None
-        try:
-            if not isinstance(sns, Mapping):
-                raise ValueError("the record has no Sns object")
-            text = sns.get("Message") or ""
-            event = events.decode(text)
-        except (msgspec.DecodeError, ValueError, TypeError) as exc:
-            log_json(logging.WARNING, "malformed_notification", message_id=message_id, error=str(exc))
-            stats.skipped += 1
-            continue
-        rejected = rejection(event, source, history)
-        if rejected is not None:
-            log_json(
-                logging.WARNING,
-                "rejected_notification",
-                message_id=message_id,
-                event_id=event.id,
-                reason=rejected,
-            )
-            stats.skipped += 1
-            continue
+    for event, text, _ in trusted_events(records, source, history, stats, lambda event: None):
         owner = event.data.owner
         candidates = [*repo.owned_by(owner), *repo.scope_all()]
         chosen = {s.id for s in fanout.recipients(event.type, owner, map(subscription, candidates))}
