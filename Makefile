@@ -100,7 +100,7 @@ $(BENCH_STAMP): requirements.txt constraints.txt
 	@if [ -z "$(BENCH_PYTHON)" ]; then \
 		echo "bench: no python3.13 found (set BENCH_PYTHON=...): the children run on $(PY) instead" >&2; \
 	else \
-		test -x $(BENCH_VENV)/bin/python || $(BENCH_PYTHON) -m venv $(BENCH_VENV); \
+		rm -rf $(BENCH_VENV) && $(BENCH_PYTHON) -m venv $(BENCH_VENV); \
 		echo "installing the bench runtime into $(BENCH_VENV) ($(BENCH_PYTHON)) ..." >&2; \
 		$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
 			-r requirements.txt boto3 -c constraints.txt >&2 && \

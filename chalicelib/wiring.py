@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 @cache
-def _bound_models() -> None:
+def bind_models() -> None:
     from chalicelib.adapters import models
 
     models.bind(settings())
@@ -47,19 +47,30 @@ def dynamodb_connection() -> Connection:
 
 
 @cache
+def dynamodb_client() -> Any:
+    """The process's botocore DynamoDB client: the repositories' plain-item requests."""
+    return _client("dynamodb")
+
+
+@cache
 def people_repo() -> PeopleRepository:
     from chalicelib.adapters.people import PynamoPeopleRepository
 
-    _bound_models()
-    return PynamoPeopleRepository(dynamodb_connection(), tombstone_days=settings().history_ttl_days)
+    s = settings()
+    return PynamoPeopleRepository(
+        dynamodb_client(),
+        s.table_name,
+        connection=dynamodb_connection,
+        bind_models=bind_models,
+        tombstone_days=s.history_ttl_days,
+    )
 
 
 @cache
 def history_repo() -> HistoryRepository:
     from chalicelib.adapters.history import PynamoHistoryRepository
 
-    _bound_models()
-    return PynamoHistoryRepository()
+    return PynamoHistoryRepository(dynamodb_client(), settings().table_name, bind_models=bind_models)
 
 
 @cache
@@ -67,15 +78,14 @@ def tag_index() -> TagIndex:
     """The tag entries the stream handler keeps."""
     from chalicelib.adapters.tags import PynamoTagIndex
 
-    _bound_models()
-    return PynamoTagIndex()
+    return PynamoTagIndex(dynamodb_client(), settings().table_name)
 
 
 @cache
 def webhook_repo() -> WebhookRepository:
     from chalicelib.adapters.webhooks import PynamoWebhookRepository
 
-    _bound_models()
+    bind_models()
     return PynamoWebhookRepository(dynamodb_connection())
 
 
@@ -167,5 +177,4 @@ def change_publisher() -> Publisher:
 def stream_reader() -> StreamReader:
     from chalicelib.adapters.stream import read_change
 
-    _bound_models()
     return read_change

@@ -55,13 +55,12 @@ def _index_one(connection: Any, raw: dict[str, Any]) -> bool:
     from pynamodb.exceptions import TransactWriteError
     from pynamodb.transactions import TransactWrite
 
-    from chalicelib.adapters import keys
+    from chalicelib.adapters import items, keys
     from chalicelib.adapters.models import PersonModel, TagEntryModel
-    from chalicelib.adapters.people import to_person
     from chalicelib.search import folded_tags, name_key
 
     item = PersonModel.from_raw_data(raw)
-    person = to_person(item)
+    person = items.person_of(raw)
     m, t = PersonModel, TagEntryModel
     unchanged = (m.version == person.version) & m.deleted_at.does_not_exist() & m.name_key.does_not_exist()
     encoded = msgspec.json.encode(person).decode()  # as the stream handler writes it

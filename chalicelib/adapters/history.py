@@ -1,26 +1,31 @@
-"""The history repository on DynamoDB: entries in their person's partition (see `models.py`)."""
+"""The history repository on DynamoDB: entries in their person's partition (see `models.py`).
+
+Recording an entry and reading a person's owner, the SNS handler's two requests, are plain
+items (`items.py`) on the process's botocore client; pages of history are read through the
+PynamoDB model.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from chalicelib.adapters import keys
+from chalicelib.adapters import items, keys
 from chalicelib.adapters.dynamo import error_code, storage_errors
-from chalicelib.adapters.models import HistoryModel
 from chalicelib.domain import Person
 from chalicelib.ports import Change, HistoryEntry, HistoryPage, HistoryRepository
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.models import HistoryModel
 
 log = logging.getLogger("people_api")
 
 _encoder = msgspec.json.Encoder()
 _person = msgspec.json.Decoder(Person)
-
-
-def _json(person: Person | None) -> str | None:
-    return _encoder.encode(person).decode() if person is not None else None
 
 
 def _entry(item: HistoryModel) -> HistoryEntry:
@@ -35,29 +40,51 @@ def _entry(item: HistoryModel) -> HistoryEntry:
     )
 
 
+def history_item(change: Change, *, expires_at: datetime) -> items.Item:
+    """The history entry of one change, in its person's partition under its version."""
+    entry = change.entry
+    item: items.Item = {
+        "pk": items.text(keys.person_pk(change.person_id)),
+        "sk": items.text(keys.history_sk(change.version)),
+        "owner": items.text(change.owner),
+        "event_id": items.text(entry.id),
+        "type": items.text(entry.type),
+        "time": items.text(entry.time),
+        "expires_at": items.number(int(expires_at.timestamp())),
+    }
+    if entry.actor is not None:
+        item["actor"] = items.text(entry.actor)
+    if entry.changed_fields:
+        item["changed_fields"] = {"L": [items.text(field) for field in entry.changed_fields]}
+    for name, person in (("before", entry.before), ("after", entry.after)):
+        if person is not None:
+            item[name] = items.text(_encoder.encode(person).decode())
+    return item
+
+
 class PynamoHistoryRepository(HistoryRepository):
-    """History entries in the people table, beside their person."""
+    """History entries in the people table, beside their person.
+
+    `client` is the process's botocore DynamoDB client; `bind_models` points the PynamoDB
+    models at the stage's table before a page is read through them.
+    """
+
+    def __init__(self, client: Any, table: str, *, bind_models: Callable[[], None]) -> None:
+        self._client = client
+        self._table = table
+        self._bind_models = bind_models
 
     def record(self, change: Change, *, expires_at: datetime) -> bool:
-        from pynamodb.exceptions import PutError
+        from botocore.exceptions import ClientError
 
-        entry = change.entry
-        item = HistoryModel(
-            keys.person_pk(change.person_id),
-            keys.history_sk(change.version),
-            owner=change.owner,
-            event_id=entry.id,
-            type=entry.type,
-            time=entry.time,
-            actor=entry.actor,
-            changed_fields=list(entry.changed_fields) or None,
-            before=_json(entry.before),
-            after=_json(entry.after),
-            expires_at=expires_at,
-        )
         try:
-            item.save(condition=HistoryModel.sk.does_not_exist())
-        except PutError as exc:  # anything else raises: Lambda retries the delivery
+            self._client.put_item(
+                TableName=self._table,
+                Item=history_item(change, expires_at=expires_at),
+                ConditionExpression="attribute_not_exists(sk)",
+                ReturnConsumedCapacity="TOTAL",
+            )
+        except ClientError as exc:  # anything else raises: Lambda retries the delivery
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             # Versions only advance through conditional writes, so one version is one change.
@@ -67,19 +94,20 @@ class PynamoHistoryRepository(HistoryRepository):
 
     def owner_of(self, person_id: str) -> str | None:
         with storage_errors():
-            try:
-                item = HistoryModel.get(
-                    keys.person_pk(person_id),
-                    keys.PERSON_SK,
-                    consistent_read=True,
-                    attributes_to_get=["owner"],
-                )
-            except HistoryModel.DoesNotExist:
-                return None
-        return item.owner
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=items.person_key(person_id),
+                ConsistentRead=True,
+                ProjectionExpression="#o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ReturnConsumedCapacity="TOTAL",
+            ).get("Item")
+        return None if found is None else items.text_of(found, "owner")
 
     def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:
-        m = HistoryModel
+        from chalicelib.adapters.models import HistoryModel as m
+
+        self._bind_models()
         if before is None:
             # Backwards from the person item: it comes first (for its owner), then the history.
             condition = m.sk.between(keys.HISTORY_PREFIX, keys.PERSON_SK)

@@ -1,14 +1,20 @@
-"""The people repository on DynamoDB: PynamoDB models, one request per operation."""
+"""The people repository on DynamoDB: one request per operation.
+
+Gets, creates and lists are plain attribute maps (`items.py`) on one botocore client;
+conditional updates are one UpdateItem on the same client with the expressions PynamoDB
+builds, and the idempotent create is PynamoDB's TransactWrite. Both import PynamoDB on first
+use: a cold start that only reads never pays for it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from chalicelib.adapters import keys
+from chalicelib.adapters import items, keys
 from chalicelib.adapters.dynamo import (
     TRANSACTION_THROTTLED,
     ConditionFailed,
@@ -16,7 +22,6 @@ from chalicelib.adapters.dynamo import (
     error_code,
     storage_errors,
 )
-from chalicelib.adapters.models import IdempotencyModel, PersonModel, TagEntryModel
 from chalicelib.domain import Person
 from chalicelib.errors import (
     IdempotencyKeyReused,
@@ -31,48 +36,45 @@ from chalicelib.search import id_of_name_key, name_key
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
-_PERSON_FIELDS = Person.__struct_fields__
 _person_json = msgspec.json.Encoder()
 _person_decoder = msgspec.json.Decoder(Person)
-
-
-def to_person(item: PersonModel) -> Person:
-    """The public person of a person item."""
-    values = {name: getattr(item, name) for name in _PERSON_FIELDS}
-    values["tags"] = tuple(str(tag) for tag in item.tags or ())
-    values["version"] = int(item.version)
-    return Person(**values)
+# As PynamoDB asks on every call it makes: what each request cost (make bench counts it).
+_CAPACITY = "TOTAL"
 
 
 class PynamoPeopleRepository(PeopleRepository):
-    """People in DynamoDB through the PynamoDB models.
+    """People in DynamoDB: plain items on `client`, PynamoDB where it builds the request.
 
-    `connection` (PynamoDB's public low-level `Connection`) carries the two requests the
-    models cannot make themselves: the idempotent create's transaction and conditional updates.
+    `client` is the process's botocore DynamoDB client. `connection` returns PynamoDB's public
+    low-level `Connection` for the idempotent create's transaction, and `bind_models` points
+    the PynamoDB models at the stage's table; both are called only by the paths that need them.
     A deleted person's item stays (as a tombstone every read treats as absent) for
     `tombstone_days`, as long as its history: the history's owner is always the table's word.
     """
 
-    def __init__(self, connection: Connection, *, tombstone_days: int) -> None:
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        connection: Callable[[], Connection],
+        bind_models: Callable[[], None],
+        tombstone_days: int,
+    ) -> None:
+        self._client = client
+        self._table = table
         self._connection = connection
+        self._bind_models = bind_models
         self._tombstone = timedelta(days=tombstone_days)
 
-    def _item(self, person: Person, actor: str) -> PersonModel:
-        values: dict[str, Any] = msgspec.structs.asdict(person)
-        values["tags"] = list(person.tags) or None
-        return PersonModel(
-            keys.person_pk(person.id),
-            keys.PERSON_SK,
-            **values,
-            list_owner=person.owner,  # puts the person in the by-owner index
-            name_key=name_key(person.name, person.id),  # and in by-owner-name
-            actor=actor,
-        )
-
     def add(self, person: Person, *, actor: str) -> None:
-        item = self._item(person, actor)
         with storage_errors():
-            item.save(condition=PersonModel.pk.does_not_exist())
+            self._client.put_item(
+                TableName=self._table,
+                Item=items.person_item(person, actor=actor),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnConsumedCapacity=_CAPACITY,
+            )
 
     def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
         """One TransactWriteItems: the idempotency record and the person, both conditional.
@@ -84,6 +86,9 @@ class PynamoPeopleRepository(PeopleRepository):
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
+        from chalicelib.adapters.models import IdempotencyModel, PersonModel
+
+        self._bind_models()
         record = IdempotencyModel(
             keys.idempotency_pk(key.owner, key.key_hash),
             keys.IDEMPOTENCY_SK,
@@ -97,11 +102,12 @@ class PynamoPeopleRepository(PeopleRepository):
         unused = IdempotencyModel.pk.does_not_exist() | (
             IdempotencyModel.expires_at < datetime.fromisoformat(person.created_at)
         )
+        item = PersonModel.from_raw_data(items.person_item(person, actor=actor))
         with storage_errors():
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with TransactWrite(connection=self._connection()) as transaction:
                     transaction.save(record, condition=unused, return_values="ALL_OLD")
-                    transaction.save(self._item(person, actor), condition=PersonModel.pk.does_not_exist())
+                    transaction.save(item, condition=PersonModel.pk.does_not_exist())
             except TransactWriteError as exc:
                 if error_code(exc) != "TransactionCanceledException":
                     raise
@@ -120,59 +126,91 @@ class PynamoPeopleRepository(PeopleRepository):
         return Created(person=person, replayed=False)
 
     def _replay(self, raw: dict[str, Any], key: IdempotencyKey) -> Created:
-        old = IdempotencyModel.from_raw_data(raw)
-        if old.fingerprint != key.fingerprint:
+        if items.text_of(raw, "fingerprint") != key.fingerprint:
             raise IdempotencyKeyReused(
                 "this Idempotency-Key was already used with a different request body; use a new key"
             )
-        return Created(person=_person_decoder.decode(old.response), replayed=True)
+        return Created(person=_person_decoder.decode(raw["response"]["S"]), replayed=True)
 
     def get(self, person_id: str) -> Person | None:
         with storage_errors():
-            try:
-                item = PersonModel.get(keys.person_pk(person_id), keys.PERSON_SK, consistent_read=True)
-            except PersonModel.DoesNotExist:
-                return None
-        return None if item.deleted_at else to_person(item)
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=items.person_key(person_id),
+                ConsistentRead=True,
+                ReturnConsumedCapacity=_CAPACITY,
+            ).get("Item")
+        return None if found is None or items.is_deleted(found) else items.person_of(found)
+
+    def _query(
+        self,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        limit: int,
+        *,
+        index: str | None = None,
+        start: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """One Query page of at most `limit` raw items."""
+        params: dict[str, Any] = {}
+        if index is not None:
+            params["IndexName"] = index
+        if start is not None:
+            params["ExclusiveStartKey"] = start
+        with storage_errors():
+            found: list[dict[str, Any]] = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                Limit=limit,
+                ReturnConsumedCapacity=_CAPACITY,
+                **params,
+            )["Items"]
+        return found
 
     def list_by_owner(self, owner: str, *, limit: int, after: str | None) -> Page:
-        condition = PersonModel.id > after if after else None
-        with storage_errors():
-            items = list(PersonModel.by_owner.query(owner, range_key_condition=condition, limit=limit + 1))
-        return Page(items=[to_person(item) for item in items[:limit]], more=len(items) > limit)
+        names = {"#h": "list_owner"}
+        condition, values = "#h = :h", {":h": items.text(owner)}
+        if after:
+            names["#r"] = "id"
+            condition, values[":r"] = "#h = :h AND #r > :r", items.text(after)
+        found = self._query(condition, names, values, limit + 1, index="by-owner")
+        return Page(items=items.people_of(found[:limit]), more=len(found) > limit)
 
     def list_by_name(self, owner: str, *, prefix: str, limit: int, after: str | None) -> Page:
         """One Query on by-owner-name: begins_with for a prefix, continuing after the cursor's key."""
-        index = PersonModel.by_owner_name
-        condition = PersonModel.name_key.startswith(prefix) if prefix else None
+        names = {"#h": "list_owner"}
+        condition, values = "#h = :h", {":h": items.text(owner)}
+        if prefix:
+            names["#r"] = "name_key"
+            condition, values[":r"] = "#h = :h AND begins_with(#r, :r)", items.text(prefix)
         start = None
         if after is not None:
-            person_id = id_of_name_key(after)
             start = {
-                "list_owner": {"S": owner},
-                "name_key": {"S": after},
-                "pk": {"S": keys.person_pk(person_id)},
-                "sk": {"S": keys.PERSON_SK},
+                "list_owner": items.text(owner),
+                "name_key": items.text(after),
+                **items.person_key(id_of_name_key(after)),
             }
-        with storage_errors():
-            items = list(
-                index.query(owner, range_key_condition=condition, limit=limit + 1, last_evaluated_key=start)
-            )
-        kept = items[:limit]
-        position = kept[-1].name_key if kept and len(items) > limit else None
-        return Page(items=[to_person(item) for item in kept], more=len(items) > limit, position=position)
+        found = self._query(condition, names, values, limit + 1, index="by-owner-name", start=start)
+        kept = found[:limit]
+        position = kept[-1]["name_key"]["S"] if kept and len(found) > limit else None
+        return Page(items=items.people_of(kept), more=len(found) > limit, position=position)
 
     def list_by_tag(self, owner: str, tag: str, *, limit: int, after: str | None) -> Page:
-        condition = TagEntryModel.sk > after if after else None
-        with storage_errors():
-            items = list(
-                TagEntryModel.query(keys.tag_pk(owner, tag), range_key_condition=condition, limit=limit + 1)
-            )
-        people = [_person_decoder.decode(item.person) for item in items[:limit]]
-        return Page(items=people, more=len(items) > limit)
+        names = {"#h": "pk"}
+        condition, values = "#h = :h", {":h": items.text(keys.tag_pk(owner, tag))}
+        if after:
+            names["#r"] = "sk"
+            condition, values[":r"] = "#h = :h AND #r > :r", items.text(after)
+        found = self._query(condition, names, values, limit + 1)
+        people = [_person_decoder.decode(entry["person"]["S"]) for entry in found[:limit]]
+        return Page(items=people, more=len(found) > limit)
 
     def _conditional_update(self, person_id: str, actions: list[Any], guard: Guard) -> Person:
-        m = PersonModel
+        from chalicelib.adapters.models import PersonModel as m
+
         condition = m.pk.exists() & m.deleted_at.does_not_exist()
         if guard.owner is not None:
             condition &= m.owner == guard.owner
@@ -181,36 +219,41 @@ class PynamoPeopleRepository(PeopleRepository):
             # An If-Match naming no usable version can never match (but 404 still wins).
             versions = precondition.versions
             condition &= m.version.is_in(*versions) if versions else m.version == -1
-        key = {"pk": {"S": keys.person_pk(person_id)}, "sk": {"S": keys.PERSON_SK}}
+        key = items.person_key(person_id)
         try:
-            raw = conditional_update(self._connection.client, m.Meta.table_name, key, actions, condition)
+            raw = conditional_update(self._client, self._table, key, actions, condition)
         except ConditionFailed as failed:
-            old = PersonModel.from_raw_data(failed.item) if failed.item else None
-            if old is None or old.deleted_at or not guard.admits(to_person(old)):
+            old = failed.item
+            if old is None or items.is_deleted(old) or not guard.admits(items.person_of(old)):
                 raise PersonNotFound(f"no person with id {person_id!r}") from None
-            raise VersionMismatch(f"person {person_id} is at version {int(old.version)}") from None
-        return to_person(PersonModel.from_raw_data(raw))
+            raise VersionMismatch(f"person {person_id} is at version {items.version_of(old)}") from None
+        return items.person_of(raw)
 
-    def _common_actions(self, actor: str, at: str) -> list[Any]:
-        m = PersonModel
+    @staticmethod
+    def _common_actions(actor: str, at: str) -> list[Any]:
+        from chalicelib.adapters.models import PersonModel as m
+
         return [m.updated_at.set(at), m.actor.set(actor), m.version.add(1)]
 
     def update(
         self, person_id: str, changes: Mapping[str, Any], *, actor: str, at: str, guard: Guard
     ) -> Person:
+        from chalicelib.adapters.models import PersonModel as m
+
         actions = self._common_actions(actor, at)
         for field, value in changes.items():
-            attribute = getattr(PersonModel, field)
+            attribute = getattr(m, field)
             if value is None:
                 actions.append(attribute.remove())
             else:
                 actions.append(attribute.set(list(value) if field == "tags" else value))
             if field == "name":  # the name index's key follows the name in the same request
-                actions.append(PersonModel.name_key.set(name_key(value, person_id)))
+                actions.append(m.name_key.set(name_key(value, person_id)))
         return self._conditional_update(person_id, actions, guard)
 
     def delete(self, person_id: str, *, actor: str, at: str, guard: Guard) -> Person:
-        m = PersonModel
+        from chalicelib.adapters.models import PersonModel as m
+
         actions = [
             *self._common_actions(actor, at),
             m.deleted_at.set(at),

@@ -7,30 +7,21 @@ from typing import Any
 
 import msgspec
 
-from chalicelib.adapters import keys
-from chalicelib.adapters.models import PersonModel
+from chalicelib.adapters import items, keys
 from chalicelib.domain import Person
 from chalicelib.ports import CREATED, DELETED, UPDATED, ChangeKind, PersonChange
-
-_PUBLIC_FIELDS = frozenset(Person.__struct_fields__)
 
 
 class MalformedRecord(ValueError):
     """A stream record that is not a person change this reader can describe."""
 
 
-def _person_item(image: Mapping[str, Any], what: str) -> PersonModel:
+def _person(image: Mapping[str, Any], what: str) -> Person:
+    """Only the public fields: internal attributes (keys, list_owner, TTL) never leave the table."""
     try:
-        return PersonModel.from_raw_data(dict(image))
+        return msgspec.convert(items.person_values(image), Person)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise MalformedRecord(f"{what} is not a person item: {exc!r}") from None
-
-
-def _person(item: PersonModel, what: str) -> Person:
-    """Only the public fields: internal attributes (keys, list_owner, TTL) never leave the table."""
-    values = {k: v for k, v in item.attribute_values.items() if k in _PUBLIC_FIELDS}
-    try:
-        return msgspec.convert(values, Person)
     except msgspec.ValidationError as exc:
         raise MalformedRecord(f"{what} is not a person: {exc}") from None
 
@@ -54,7 +45,9 @@ def read_change(record: Mapping[str, Any]) -> PersonChange | None:
         return None
     if not stream.get("NewImage"):
         raise MalformedRecord(f"{name} record {event_id} has no NewImage (is the stream NEW_AND_OLD_IMAGES?)")
-    new = _person_item(stream["NewImage"], "NewImage")
+    new_image = stream["NewImage"]
+    new = _person(new_image, "NewImage")
+    deleted_at = items.text_of(new_image, "deleted_at")
     kind: ChangeKind
     before: Person | None
     if name == "INSERT":
@@ -62,24 +55,23 @@ def read_change(record: Mapping[str, Any]) -> PersonChange | None:
     elif name == "MODIFY":
         if not stream.get("OldImage"):
             raise MalformedRecord(f"MODIFY record {event_id} has no OldImage")
-        old = _person_item(stream["OldImage"], "OldImage")
+        old_image = stream["OldImage"]
+        before = _person(old_image, "OldImage")
         # Every change of a person bumps its version; a write that does not (the search
         # backfill setting `name_key`) changes no field a client sees.
-        if old.deleted_at or old.version == new.version:
+        if items.is_deleted(old_image) or before.version == new.version:
             return None
-        before = _person(old, "OldImage")
-        kind = DELETED if new.deleted_at else UPDATED
+        kind = DELETED if deleted_at else UPDATED
     else:
         raise MalformedRecord(f"unknown eventName {name!r}")
-    current = _person(new, "NewImage")
     return PersonChange(
         id=event_id,
         kind=kind,
-        time=new.deleted_at or current.updated_at,
-        person_id=current.id,
-        owner=current.owner,
-        actor=new.actor,
-        version=current.version,
+        time=deleted_at or new.updated_at,
+        person_id=new.id,
+        owner=new.owner,
+        actor=items.text_of(new_image, "actor"),
+        version=new.version,
         before=before,
-        after=None if kind == DELETED else current,
+        after=None if kind == DELETED else new,
     )

@@ -1,54 +1,57 @@
-"""The tag entries on DynamoDB (`TagEntryModel`): one conditional write per entry, ordered by version."""
+"""The tag entries on DynamoDB (`TagEntryModel`'s items): one conditional write per entry, by version."""
 
 from __future__ import annotations
 
-import msgspec
+from typing import Any
 
-from chalicelib.adapters import keys
+from chalicelib.adapters import items, keys
 from chalicelib.adapters.dynamo import error_code, storage_errors
-from chalicelib.adapters.models import TagEntryModel
 from chalicelib.domain import Person
 from chalicelib.ports import TagIndex
 
-_person_json = msgspec.json.Encoder()
-
 
 class PynamoTagIndex(TagIndex):
-    """Tag entries in the people table, written by the stream handler (never on the request path)."""
+    """Tag entries in the people table, written by the stream handler (never on the request path).
+
+    Plain items (`items.tag_entry`) on the process's botocore client: see `items.py`.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
 
     def write(self, tag: str, person: Person) -> bool:
-        from pynamodb.exceptions import PutError
-
-        m = TagEntryModel
-        entry = m(
-            keys.tag_pk(person.owner, tag),
-            person.id,
-            version=person.version,
-            person=_person_json.encode(person).decode(),
+        # Only an absent entry or one of an older version is overwritten.
+        return self._conditional(
+            self._client.put_item,
+            Item=items.tag_entry(tag, person),
+            ConditionExpression="attribute_not_exists(pk) OR #v < :v",
+            ExpressionAttributeValues={":v": items.number(person.version)},
         )
-        with storage_errors():
-            try:
-                entry.save(condition=m.pk.does_not_exist() | (m.version < person.version))
-            except PutError as exc:
-                if not _condition_failed(exc):
-                    raise
-                return False  # this change or a newer one is already there
-        return True
 
     def remove(self, owner: str, tag: str, person_id: str, *, version: int) -> bool:
-        from pynamodb.exceptions import DeleteError
+        # Gone already, or written by a newer change: nothing to do.
+        return self._conditional(
+            self._client.delete_item,
+            Key={"pk": items.text(keys.tag_pk(owner, tag)), "sk": items.text(person_id)},
+            ConditionExpression="attribute_exists(pk) AND #v < :v",
+            ExpressionAttributeValues={":v": items.number(version)},
+        )
 
-        m = TagEntryModel
-        entry = m(keys.tag_pk(owner, tag), person_id)
+    def _conditional(self, request: Any, **params: Any) -> bool:
+        """One conditional write; False when its condition did not hold."""
+        from botocore.exceptions import ClientError
+
         with storage_errors():
             try:
-                entry.delete(condition=m.pk.exists() & (m.version < version))
-            except DeleteError as exc:
-                if not _condition_failed(exc):
+                request(
+                    TableName=self._table,
+                    ExpressionAttributeNames={"#v": "version"},
+                    ReturnConsumedCapacity="TOTAL",
+                    **params,
+                )
+            except ClientError as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
                     raise
-                return False  # gone already, or written by a newer change
+                return False
         return True
-
-
-def _condition_failed(exc: Exception) -> bool:
-    return error_code(exc) == "ConditionalCheckFailedException"

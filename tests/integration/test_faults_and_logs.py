@@ -122,12 +122,13 @@ def test_an_unreachable_dynamodb_is_503(alice: Api) -> None:
 
 def test_the_client_the_app_uses_has_the_configured_timeouts(stack: Any) -> None:
     from chalicelib.adapters.models import MODELS
-    from chalicelib.wiring import dynamodb_connection, people_repo, sns_client
+    from chalicelib.wiring import bind_models, dynamodb_client, dynamodb_connection, sns_client
 
-    people_repo()
+    bind_models()
 
     s = settings()
-    for config in (dynamodb_connection().client.meta.config, sns_client().meta.config):
+    clients = (dynamodb_client(), dynamodb_connection().client, sns_client())
+    for config in (client.meta.config for client in clients):
         assert (config.connect_timeout, config.read_timeout) == (s.ddb_connect_timeout, s.ddb_read_timeout)
     for model in MODELS:
         meta = model.Meta

@@ -83,7 +83,14 @@ def test_local_stack_runs_against_the_table_the_template_created(
     try:
         from pynamodb.connection import Connection
 
-        repo = PynamoPeopleRepository(Connection(region=aws.region_name), tombstone_days=90)
+        connection = Connection(region=aws.region_name)
+        repo = PynamoPeopleRepository(
+            connection.client,
+            outputs["TableName"],
+            connection=lambda: connection,
+            bind_models=lambda: None,
+            tombstone_days=90,
+        )
         now = "2026-01-01T00:00:00+00:00"
         person = Person(id="01J0000000000000000000000A", owner="u", name="Ada", email=None, phone=None,
                         notes=None, tags=(), created_at=now, updated_at=now, version=1)  # fmt: skip
