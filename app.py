@@ -105,3 +105,8 @@ def deliver_webhooks(event: SQSEvent) -> dict[str, Any]:
 # first invocation's allocations (botocore's client set-up) set off a full collection over the
 # whole import-time heap, about a tenth of the cold start (see bench/RESULTS.md).
 gc.freeze()
+# The first invocation then allocates a few hundred thousand objects that live as long as the
+# process (botocore's service models and clients) and frees few: at the default threshold of
+# 2,000 that is about thirty passes moving them up the generations, a tenth of the stream
+# handler's cold start. Ten times fewer passes; what a warm request leaves is a few hundred.
+gc.set_threshold(20_000, 20, 20)

@@ -8,6 +8,7 @@ PynamoDB `Connection` (its public low-level API), with the expressions PynamoDB 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
@@ -43,12 +44,20 @@ def storage_errors() -> Iterator[None]:
     """Throttling and unreachable storage (after the SDK's retries) become ServiceUnavailable."""
     from botocore.exceptions import ClientError, ReadTimeoutError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from pynamodb.exceptions import PynamoDBException
 
     try:
         yield
-    except (PynamoDBException, ClientError, BotoConnectionError, ReadTimeoutError) as exc:
-        cause = exc.cause if isinstance(exc, PynamoDBException) else exc
+    except (ClientError, BotoConnectionError, ReadTimeoutError) as exc:
+        if isinstance(exc, (BotoConnectionError, ReadTimeoutError)) or error_code(exc) in THROTTLED:
+            raise ServiceUnavailable("the data store is busy; retry shortly") from exc
+        raise
+    except Exception as exc:
+        # PynamoDB wraps the SDK's errors in its own; only a path that imported it can raise one
+        # (the plain-item paths never load it: a cold start does not pay for the import).
+        pynamodb = sys.modules.get("pynamodb.exceptions")
+        if pynamodb is None or not isinstance(exc, pynamodb.PynamoDBException):
+            raise
+        cause = exc.cause
         if isinstance(cause, (BotoConnectionError, ReadTimeoutError)) or error_code(exc) in THROTTLED:
             raise ServiceUnavailable("the data store is busy; retry shortly") from exc
         raise
