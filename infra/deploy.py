@@ -7,10 +7,13 @@ deploy:  create or update the stage's CloudFormation stack (infra/template.yaml)
          retries and an on-failure queue for the stream handler, a dead-letter queue for the
          SNS subscriber. Every step converges, so re-running is safe.
 destroy: `chalice delete`, then the stack and the cursor key (asks first on prod).
+package: `chalice package`, completed with what deploy sets after `chalice deploy` (from the
+         same definitions): one SAM template of the same infrastructure.
 
 Usage: python -m infra.deploy deploy --stage dev [--project-dir DIR]
                                  [--user-pool-id ID --app-client-id ID]
        python -m infra.deploy destroy --stage dev [--yes] [--project-dir DIR]
+       python -m infra.deploy package --stage dev [--out DIR] [--project-dir DIR]
 
 --project-dir (default: the checkout this file is in; the Makefile passes its own directory)
 is the one place that says which project is deployed: the template, the gateway responses,
@@ -351,12 +354,18 @@ def _allow(sid: str, actions: Iterable[str], resources: Iterable[str]) -> dict[s
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
 
 
-def policy_documents(outputs: Mapping[str, str], stage: str) -> dict[str, dict[str, Any]]:
+def policy_documents(
+    outputs: Mapping[str, str], stage: str, *, scope: tuple[str, str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Each function's IAM policy: only what that function's code (and Lambda for it) does,
     only on this stage's resources. tests/integration/test_policy.py runs each function and
-    fails if its policy grants more or less than it uses."""
+    fails if its policy grants more or less than it uses.
+
+    `scope` is the (partition, region, account) of the ARNs built here; by default the table's.
+    `make package` passes CloudFormation's pseudo parameters and `${Output}` for each output
+    (see `package_policy_documents`)."""
     table_arn = outputs["TableArn"]
-    partition, region, account = _arn_parts(table_arn)
+    partition, region, account = scope or _arn_parts(table_arn)
 
     def logs(handler: str) -> dict[str, Any]:
         name = function_name(stage, handler)
@@ -519,9 +528,26 @@ def put_gateway_responses(
     apigateway.create_deployment(restApiId=rest_api_id, stageName=stage_name, description="gateway responses")
 
 
+def stage_origins(config: Mapping[str, Any], stage: str) -> frozenset[str]:
+    """The browser origins the stage's CORS_ALLOWED_ORIGINS grants (.chalice/config.json)."""
+    from chalicelib.config import parse_allowed_origins
+
+    variables = config["stages"][stage]["environment_variables"]
+    return parse_allowed_origins(variables.get("CORS_ALLOWED_ORIGINS", ""))
+
+
+def throttling(stage: str) -> tuple[float, int]:
+    """The stage's (requests per second, burst) for every method of the API."""
+    return THROTTLING.get(stage, DEFAULT_THROTTLING)
+
+
+def log_retention_days(stage: str) -> int:
+    return LOG_RETENTION_DAYS.get(stage, DEFAULT_LOG_RETENTION_DAYS)
+
+
 def set_throttling(apigateway: Any, rest_api_id: str, stage_name: str, stage: str) -> tuple[float, int]:
     """Rate and burst limits for every method of the API stage."""
-    rate, burst = THROTTLING.get(stage, DEFAULT_THROTTLING)
+    rate, burst = throttling(stage)
     apigateway.update_stage(
         restApiId=rest_api_id,
         stageName=stage_name,
@@ -577,7 +603,7 @@ def function_log_groups(resources: Iterable[Mapping[str, Any]]) -> list[str]:
 
 def set_log_retention(logs: Any, resources: Iterable[Mapping[str, Any]], stage: str) -> None:
     """Create each function's log group up front with the stage's retention."""
-    days = LOG_RETENTION_DAYS.get(stage, DEFAULT_LOG_RETENTION_DAYS)
+    days = log_retention_days(stage)
     for group in function_log_groups(resources):
         with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=group)
@@ -613,12 +639,136 @@ def chalice(project: Project, *args: str) -> None:
 
 
 def package(stage: str, project: Project, out: Path, *, run_chalice: Callable[..., None] = chalice) -> None:
-    """`chalice package` with the event-source settings merged in (infra/event_sources.py)."""
+    """`chalice package` with the event-source settings merged in (infra/event_sources.py),
+    then completed with what `make deploy` adds after `chalice deploy` (`complete_package`)."""
     merge = out.parent / f"merge-template-{stage}.json"
     merge.parent.mkdir(parents=True, exist_ok=True)
     merge.write_text(json.dumps(event_sources.merge_template(stage), indent=2) + "\n")
     shutil.rmtree(out, ignore_errors=True)
     run_chalice(project, "package", "--stage", stage, "--merge-template", str(merge), str(out))
+    sam = out / "sam.json"
+    template = json.loads(sam.read_text())
+    config = json.loads((project.chalice_dir / "config.json").read_text())
+    table = json.loads(project.gateway_responses.read_text())
+    complete_package(template, stage, gateway_responses(table, stage_origins(config, stage)))
+    sam.write_text(json.dumps(template, indent=2) + "\n")
+
+
+# --- make package: the same infrastructure as make deploy, in one SAM template ------------
+
+# CloudFormation's own values for the (partition, region, account) of the ARNs policies build.
+PSEUDO_SCOPE = ("${AWS::Partition}", "${AWS::Region}", "${AWS::AccountId}")
+
+
+def export_name(stage: str, output: str) -> str:
+    """The name the stage's stack exports an output under (infra/template.yaml)."""
+    return f"{stack_name(stage)}-{output}"
+
+
+class _OutputReferences(dict[str, str]):
+    """Any stack output, as a `${Output}` reference for Fn::Sub."""
+
+    def __missing__(self, output: str) -> str:
+        return "${" + output + "}"
+
+
+def _sub(text: str, stage: str) -> Any:
+    """`text` as CloudFormation: each `${Output}` imported from the stage's stack."""
+    import re
+
+    if "${" not in text:
+        return text
+    imported = sorted(set(re.findall(r"\$\{(\w+)\}", text)))  # not ${AWS::...}
+    if [text] == ["${" + name + "}" for name in imported]:
+        return {"Fn::ImportValue": export_name(stage, imported[0])}
+    if not imported:
+        return {"Fn::Sub": text}
+    return {"Fn::Sub": [text, {name: {"Fn::ImportValue": export_name(stage, name)} for name in imported}]}
+
+
+def package_policy_documents(stage: str) -> dict[str, dict[str, Any]]:
+    """`policy_documents` on the resources of the stack the package is deployed beside."""
+    documents = policy_documents(_OutputReferences(), stage, scope=PSEUDO_SCOPE)
+    for document in documents.values():
+        for statement in document["Statement"]:
+            statement["Resource"] = [_sub(resource, stage) for resource in statement["Resource"]]
+    return documents
+
+
+def packaged_functions(template: Mapping[str, Any]) -> dict[str, str]:
+    """handler -> logical id of its function in `chalice package` output (Handler `app.<handler>`;
+    the API function's is `app.app`)."""
+    found = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            handler = str(resource["Properties"]["Handler"]).split(".", 1)[1]
+            found["api_handler" if handler == "app" else handler] = logical_id
+    return found
+
+
+def complete_package(template: dict[str, Any], stage: str, responses: Iterable[Mapping[str, Any]]) -> None:
+    """Give `chalice package` output what `make deploy` sets after `chalice deploy`, from the
+    same definitions: the functions' names (so the log groups, policies and the stack's alarms
+    name them), each function's policy on the stage stack's resources, a log group with the
+    stage's retention per function, the SNS subscriptions' redrive policy, the gateway
+    responses and the stage's throttling."""
+    resources = template["Resources"]
+    documents = package_policy_documents(stage)
+    dead_letters = event_sources.stack_queue_arn(event_sources.SUBSCRIBER_DLQ, stage)
+    for handler, logical_id in packaged_functions(template).items():
+        function = resources[logical_id]
+        props = function["Properties"]
+        name = function_name(stage, handler)
+        props["FunctionName"] = name
+        (role_policy,) = resources[props["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+        role_policy["PolicyDocument"] = documents[handler]
+        # Before the function, so Lambda cannot create the group first without its retention.
+        log_group = f"{logical_id}LogGroup"
+        resources[log_group] = {
+            "Type": "AWS::Logs::LogGroup",
+            "Properties": {
+                "LogGroupName": f"/aws/lambda/{name}",
+                "RetentionInDays": log_retention_days(stage),
+            },
+        }
+        function["DependsOn"] = log_group
+        # SAM's SNS event cannot carry a redrive policy cfn-lint accepts: write out what SAM
+        # makes of it (a subscription and the topic's permission to invoke), with the policy.
+        events = props.get("Events") or {}
+        for event_id, event in list(events.items()):
+            if event["Type"] != "SNS":
+                continue
+            del events[event_id]
+            topic = event["Properties"]["Topic"]
+            resources[event_id] = {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {
+                    "Protocol": "lambda",
+                    "Endpoint": {"Fn::GetAtt": [logical_id, "Arn"]},
+                    "TopicArn": topic,
+                    "RedrivePolicy": event_sources.subscription_redrive(dead_letters),
+                },
+            }
+            resources[f"{event_id}Permission"] = {
+                "Type": "AWS::Lambda::Permission",
+                "Properties": {
+                    "Action": "lambda:InvokeFunction",
+                    "FunctionName": {"Ref": logical_id},
+                    "Principal": "sns.amazonaws.com",
+                    "SourceArn": topic,
+                },
+            }
+        if "Events" in props and not events:
+            del props["Events"]
+    api = resources["RestAPI"]["Properties"]
+    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = {
+        response["responseType"]: {k: v for k, v in response.items() if k != "responseType"}
+        for response in responses
+    }
+    rate, burst = throttling(stage)
+    api["MethodSettings"] = [
+        {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+    ]
 
 
 def existing_user_pool(cognito: Any, pool_id: str, app_client_id: str) -> ExistingUserPool:
@@ -661,11 +811,7 @@ def deploy(
     config = json.loads((project.chalice_dir / "config.json").read_text())
     api_stage = config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api"))
     apigateway = session.client("apigateway")
-    from chalicelib.config import parse_allowed_origins
-
-    origins = parse_allowed_origins(
-        config["stages"][stage]["environment_variables"].get("CORS_ALLOWED_ORIGINS", "")
-    )
+    origins = stage_origins(config, stage)
     put_gateway_responses(apigateway, apis[0]["rest_api_id"], api_stage, project.gateway_responses, origins)
     set_throttling(apigateway, apis[0]["rest_api_id"], api_stage, stage)
     set_log_retention(session.client("logs"), resources, stage)

@@ -69,11 +69,17 @@ def delivery_mapping_settings() -> dict[str, Any]:
     return {"FunctionResponseTypes": list(DELIVERY_RESPONSE_TYPES)}
 
 
+def subscription_redrive(dead_letter_queue_arn: Any) -> dict[str, Any]:
+    """The SNS subscription's redrive policy (CloudFormation takes it as an object)."""
+    return {"deadLetterTargetArn": dead_letter_queue_arn}
+
+
 def subscription_redrive_policy(dead_letter_queue_arn: str) -> str:
-    return json.dumps({"deadLetterTargetArn": dead_letter_queue_arn})
+    """The same, as the SNS API's attribute value."""
+    return json.dumps(subscription_redrive(dead_letter_queue_arn))
 
 
-def _stack_queue_arn(template: str, stage: str) -> dict[str, str]:
+def stack_queue_arn(template: str, stage: str) -> dict[str, str]:
     """The ARN of one of the stage stack's queues, resolved where the SAM template is deployed."""
     name = queue_name(template, stage)
     return {"Fn::Sub": f"arn:${{AWS::Partition}}:sqs:${{AWS::Region}}:${{AWS::AccountId}}:{name}"}
@@ -81,13 +87,14 @@ def _stack_queue_arn(template: str, stage: str) -> dict[str, str]:
 
 def merge_template(stage: str) -> dict[str, Any]:
     """`chalice package --merge-template` input: the same settings, on the stage stack's queues."""
-    stream = stream_mapping_settings(_stack_queue_arn(STREAM_FAILURE_QUEUE, stage))
-    dead_letters = _stack_queue_arn(SUBSCRIBER_DLQ, stage)
+    stream = stream_mapping_settings(stack_queue_arn(STREAM_FAILURE_QUEUE, stage))
+    dead_letters = stack_queue_arn(SUBSCRIBER_DLQ, stage)
     invoke = subscriber_invoke_settings(dead_letters)
     invoke["DestinationConfig"]["OnFailure"]["Type"] = "SQS"
     # Chalice's names for the functions and their events (CamelCase of the handler's name).
-    # The subscription's redrive policy is left out: SAM's SNS event takes `RedrivePolicy`, but
-    # cfn-lint's schema does not know it yet, so `make deploy` alone sets it.
+    # The subscriptions' redrive policy is not merged here: cfn-lint's schema does not know SAM's
+    # SNS event `RedrivePolicy`, so `make package` replaces each SNS event by an explicit
+    # subscription carrying it (infra/deploy.py `complete_package`).
     return {
         "Resources": {
             "PublishChanges": {

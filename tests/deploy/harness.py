@@ -11,9 +11,11 @@ are closed as a user of a pool made elsewhere, or by the emulator itself:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,3 +105,40 @@ def user_pool(cognito: Any) -> tuple[str, str, str]:
         UserPoolId=pool["Id"], ClientName=f"people-api-{STAGE}-client", GenerateSecret=False
     )["UserPoolClient"]
     return pool["Id"], pool["Arn"], app_client["ClientId"]
+
+
+def resolve(value: Any, known: Mapping[str, str], exports: Mapping[str, str]) -> Any:
+    """A CloudFormation value with its intrinsic functions evaluated, as the service would:
+    Fn::Sub (its own variables, else `known`: pseudo parameters, `Logical` for Ref and
+    `Logical.Attribute` for GetAtt), Fn::ImportValue (from `exports`), Ref and Fn::GetAtt."""
+    if isinstance(value, list):
+        return [resolve(item, known, exports) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if list(value) == ["Fn::ImportValue"]:
+        return exports[value["Fn::ImportValue"]]
+    if list(value) == ["Ref"]:
+        return known[value["Ref"]]
+    if list(value) == ["Fn::GetAtt"]:
+        return known[".".join(value["Fn::GetAtt"])]
+    if list(value) == ["Fn::Sub"]:
+        sub = value["Fn::Sub"]
+        text, variables = (sub, {}) if isinstance(sub, str) else sub
+        names = {**known, **{k: resolve(v, known, exports) for k, v in variables.items()}}
+        return re.sub(r"\$\{([\w:.]+)\}", lambda m: str(names[m.group(1)]), text)
+    return {key: resolve(item, known, exports) for key, item in value.items()}
+
+
+def pseudo_parameters(arn: str) -> dict[str, str]:
+    """CloudFormation's pseudo parameters where the resource with this ARN lives."""
+    partition, _, region, account = arn.split(":")[1:5]
+    return {"AWS::Partition": partition, "AWS::Region": region, "AWS::AccountId": account}
+
+
+def packaged_resources(template: Mapping[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    """The properties of each resource of a type, by logical id."""
+    return {
+        logical_id: resource.get("Properties", {})
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }

@@ -19,7 +19,17 @@ import pytest
 from devstack import ROOT
 from devstack.background import free_port
 from infra import deploy, event_sources
-from tests.deploy.harness import GITHUB_REPOSITORY, REGION, STAGE, Deployment, project_copy, user_pool
+from tests.deploy.harness import (
+    GITHUB_REPOSITORY,
+    REGION,
+    STAGE,
+    Deployment,
+    packaged_resources,
+    project_copy,
+    pseudo_parameters,
+    resolve,
+    user_pool,
+)
 
 API_FUNCTION = f"people-api-{STAGE}"
 STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
@@ -510,6 +520,100 @@ def test_the_deploy_role_reaches_everything_deployed_and_no_other_role(deploymen
     assert not allowed(
         statements, "dynamodb:DeleteTable", f"arn:aws:dynamodb:{region}:{account}:table/people-api-prod"
     )
+
+
+# --- make package: the same infrastructure --------------------------------------------
+
+
+def test_make_package_describes_what_the_deploy_created(deployment: Deployment) -> None:
+    """`make package` after the deploy, its template evaluated against the emulator's stack
+    (exports, account, region, the functions' ARNs): it says what `make deploy` made."""
+    deployment.make("package")
+    template = json.loads((deployment.project / "build" / f"package-{STAGE}" / "sam.json").read_text())
+    resources = template["Resources"]
+    exports = {e["Name"]: e["Value"] for e in deployment.client("cloudformation").list_exports()["Exports"]}
+    packaged = packaged_resources(template, "AWS::Serverless::Function")
+    deployed = {
+        logical_id: function(deployment, props["FunctionName"]) for logical_id, props in packaged.items()
+    }
+    assert sorted(props["FunctionName"] for props in packaged.values()) == sorted(FUNCTIONS.values())
+    known = {
+        **pseudo_parameters(next(iter(deployed.values()))["FunctionArn"]),
+        **{logical_id: fn["FunctionName"] for logical_id, fn in deployed.items()},
+        **{f"{logical_id}.Arn": fn["FunctionArn"] for logical_id, fn in deployed.items()},
+    }
+
+    def evaluate(value: Any) -> Any:
+        return resolve(value, known, exports)
+
+    # Each role's policy.
+    iam = deployment.client("iam")
+    for logical_id, props in packaged.items():
+        (document,) = resources[props["Role"]["Fn::GetAtt"][0]]["Properties"]["Policies"]
+        role = deployed[logical_id]["Role"].rsplit("/", 1)[-1]
+        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        installed = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        installed = json.loads(installed) if isinstance(installed, str) else installed
+        assert evaluate(document["PolicyDocument"]) == installed, props["FunctionName"]
+    # Log groups and their retention.
+    groups = deployment.client("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert {
+        props["LogGroupName"]: props["RetentionInDays"]
+        for props in packaged_resources(template, "AWS::Logs::LogGroup").values()
+    } == {g["logGroupName"]: g["retentionInDays"] for g in groups}
+    # Gateway responses and throttling.
+    apigw = deployment.client("apigateway")
+    api_id = rest_api_id(deployment)
+    api = resources["RestAPI"]["Properties"]
+    responses = api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+    installed_responses = {
+        r["responseType"]: r for r in apigw.get_gateway_responses(restApiId=api_id)["items"]
+    }
+    assert set(responses) == set(installed_responses)
+    for response_type, response in responses.items():
+        assert {k: installed_responses[response_type].get(k) for k in response} == response, response_type
+    (throttle,) = api["MethodSettings"]
+    settings = apigw.get_stage(restApiId=api_id, stageName=api["StageName"])["methodSettings"]
+    assert (throttle["ResourcePath"], throttle["HttpMethod"]) == ("/*", "*")
+    assert settings["*/*"]["throttlingRateLimit"] == throttle["ThrottlingRateLimit"]
+    assert settings["*/*"]["throttlingBurstLimit"] == throttle["ThrottlingBurstLimit"]
+    # The SNS subscriptions and their redrive policy.
+    sns = deployment.client("sns")
+    installed_subscriptions = {
+        (s["TopicArn"], s["Protocol"], s["Endpoint"]): json.loads(
+            sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"][
+                "RedrivePolicy"
+            ]
+        )
+        for s in sns.list_subscriptions()["Subscriptions"]
+    }
+    assert {
+        (evaluate(p["TopicArn"]), p["Protocol"], evaluate(p["Endpoint"])): evaluate(p["RedrivePolicy"])
+        for p in packaged_resources(template, "AWS::SNS::Subscription").values()
+    } == installed_subscriptions
+    # The event source mappings and the asynchronous invoke configs.
+    lam = deployment.client("lambda")
+    mappings = {m["FunctionArn"]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}
+    sources = {"DynamoDB": "Stream", "SQS": "Queue"}
+    compared = 0
+    for logical_id, props in packaged.items():
+        for event in (props.get("Events") or {}).values():
+            settings = evaluate(event["Properties"])
+            mapping = mappings[deployed[logical_id]["FunctionArn"]]
+            assert mapping["EventSourceArn"] == settings.pop(sources[event["Type"]])
+            settings.pop("StartingPosition", None)  # not returned by the emulator
+            assert {k: mapping.get(k) for k in settings} == settings, logical_id
+            compared += 1
+        if "EventInvokeConfig" in props:
+            invoke = lam.get_function_event_invoke_config(FunctionName=deployed[logical_id]["FunctionName"])
+            expected = evaluate(props["EventInvokeConfig"])
+            assert invoke["MaximumRetryAttempts"] == expected["MaximumRetryAttempts"]
+            assert (
+                invoke["DestinationConfig"]["OnFailure"]["Destination"]
+                == (expected["DestinationConfig"]["OnFailure"]["Destination"])
+            )
+            compared += 1
+    assert compared == len(mappings) + 2  # the two SNS subscribers' invoke configs
 
 
 # --- re-deploy and destroy -------------------------------------------------------------

@@ -16,7 +16,7 @@ from cfnlint.decode import decode_str
 
 from devstack import ROOT
 from infra import deploy, event_sources
-from tests.deploy.harness import project_copy
+from tests.deploy.harness import packaged_resources, project_copy, pseudo_parameters, resolve
 
 STAGE = "dev"
 # The README's instructions for running Chalice by hand ("Deploy"), with `package` for `deploy`.
@@ -73,6 +73,7 @@ def test_make_package_sends_failures_to_the_stacks_queues_with_the_defined_setti
     resources = packaged["Resources"]
     assert {r["Type"] for r in resources.values()} <= {
         "AWS::Serverless::Function", "AWS::IAM::Role", "AWS::Serverless::Api", "AWS::Lambda::Permission",
+        "AWS::Logs::LogGroup", "AWS::SNS::Subscription",
     }, "the package must not bring queues of its own"  # fmt: skip
     stream = resources["PublishChanges"]["Properties"]["Events"]["PublishChangesDynamodbEventSource"][
         "Properties"
@@ -98,6 +99,130 @@ def test_make_package_sends_failures_to_the_stacks_queues_with_the_defined_setti
         f"people-api-{STAGE}-webhook-deliveries",
         f"people-api-{STAGE}-webhook-failures",
     }
+
+
+def stage_config(project: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((project / ".chalice" / "config.json").read_text())
+    return config["stages"][STAGE]
+
+
+def handler_of(props: dict[str, Any]) -> str:
+    """The app.py handler a packaged function runs (Chalice's Handler: app.<name>, the API's app.app)."""
+    name = str(props["Handler"]).removeprefix("app.")
+    return "api_handler" if name == "app" else name
+
+
+def test_make_package_has_the_deploys_gateway_responses(packaged: dict[str, Any], project: Path) -> None:
+    from chalicelib.config import parse_allowed_origins
+
+    table = json.loads((project / "infra" / "gateway-responses.json").read_text())
+    origin = stage_config(project)["environment_variables"]["CORS_ALLOWED_ORIGINS"]
+    expected = deploy.gateway_responses(table, parse_allowed_origins(origin))
+    body = packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    installed = body.get("x-amazon-apigateway-gateway-responses")
+    assert installed == {
+        r["responseType"]: {k: v for k, v in r.items() if k != "responseType"} for r in expected
+    }
+    assert set(installed) == {name for name in table if not name.startswith("_")}
+    unauthorized = installed["UNAUTHORIZED"]
+    assert unauthorized["statusCode"] == "401"
+    headers = unauthorized["responseParameters"]
+    assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+    assert headers["gatewayresponse.header.Access-Control-Allow-Origin"] == f"'{origin}'"
+
+
+def test_make_package_throttles_every_method_as_the_deploy_does(packaged: dict[str, Any]) -> None:
+    rate, burst = deploy.THROTTLING.get(STAGE, deploy.DEFAULT_THROTTLING)
+    assert packaged["Resources"]["RestAPI"]["Properties"].get("MethodSettings") == [
+        {"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingRateLimit": rate, "ThrottlingBurstLimit": burst}
+    ]
+
+
+def test_make_package_names_the_functions_as_the_deploy_and_keeps_their_logs_as_long(
+    packaged: dict[str, Any],
+) -> None:
+    functions = packaged_resources(packaged, "AWS::Serverless::Function")
+    assert {handler_of(props): props.get("FunctionName") for props in functions.values()} == {
+        handler: deploy.function_name(STAGE, handler) for handler in deploy.HANDLERS
+    }
+    groups = packaged_resources(packaged, "AWS::Logs::LogGroup")
+    assert {props["LogGroupName"]: props["RetentionInDays"] for props in groups.values()} == {
+        f"/aws/lambda/{deploy.function_name(STAGE, handler)}": deploy.DEFAULT_LOG_RETENTION_DAYS
+        for handler in deploy.HANDLERS
+    }
+    # Each function waits for its group: Lambda would otherwise create it first, keeping logs forever.
+    for logical_id, props in functions.items():
+        group = packaged["Resources"][logical_id].get("DependsOn")
+        assert group in groups and groups[group]["LogGroupName"] == f"/aws/lambda/{props['FunctionName']}"
+
+
+def test_make_package_subscriptions_dead_letter_to_the_stacks_queue(
+    packaged: dict[str, Any], project: Path
+) -> None:
+    functions = packaged_resources(packaged, "AWS::Serverless::Function")
+    events = [event for props in functions.values() for event in (props.get("Events") or {}).values()]
+    assert [
+        event for event in events if event["Type"] == "SNS"
+    ] == []  # SAM's event has no redrive cfn-lint takes
+    subscribers = sorted(
+        logical_id
+        for logical_id, props in functions.items()
+        if handler_of(props) in {"record_notification", "fan_out_webhooks"}
+    )
+    topic = stage_config(project)["environment_variables"]["CHANGES_TOPIC_ARN"]
+    where = pseudo_parameters(topic)
+    dead_letters = "arn:{}:sqs:{}:{}:{}".format(
+        *where.values(), event_sources.queue_name(event_sources.SUBSCRIBER_DLQ, STAGE)
+    )
+    subscriptions = packaged_resources(packaged, "AWS::SNS::Subscription")
+    assert sorted(props["Endpoint"]["Fn::GetAtt"][0] for props in subscriptions.values()) == subscribers
+    for props in subscriptions.values():
+        assert (props["Protocol"], props["TopicArn"]) == ("lambda", topic)
+        assert resolve(props["RedrivePolicy"], where, {}) == json.loads(
+            event_sources.subscription_redrive_policy(dead_letters)
+        )
+    permissions = packaged_resources(packaged, "AWS::Lambda::Permission").values()
+    assert sorted(
+        (p["FunctionName"]["Ref"], p["SourceArn"], p["Action"])
+        for p in permissions
+        if p["Principal"] == "sns.amazonaws.com"
+    ) == [(subscriber, topic, "lambda:InvokeFunction") for subscriber in subscribers]
+
+
+def imported_names(value: Any) -> set[str]:
+    if isinstance(value, list):
+        return {name for item in value for name in imported_names(item)}
+    if isinstance(value, dict):
+        if list(value) == ["Fn::ImportValue"]:
+            return {value["Fn::ImportValue"]}
+        return {name for item in value.values() for name in imported_names(item)}
+    return set()
+
+
+def test_make_package_gives_each_role_the_deploys_policy_on_the_stacks_exported_resources(
+    packaged: dict[str, Any],
+) -> None:
+    """The same documents as `make deploy` writes, with the stack's resources imported by name and
+    CloudFormation's own partition, region and account: no ARN of a previous deploy or placeholder."""
+    outputs = deploy.placeholder_outputs(STAGE)
+    exports = {f"people-api-{STAGE}-{output}": value for output, value in outputs.items()}
+    expected = deploy.policy_documents(outputs, STAGE)
+    functions = packaged_resources(packaged, "AWS::Serverless::Function")
+    for props in functions.values():
+        role = packaged["Resources"][props["Role"]["Fn::GetAtt"][0]]["Properties"]
+        (policy,) = role["Policies"]
+        assert "000000000000" not in json.dumps(policy), handler_of(props)
+        resolved = resolve(policy["PolicyDocument"], pseudo_parameters(outputs["TableArn"]), exports)
+        assert resolved == expected[handler_of(props)], handler_of(props)
+    template, errors = decode_str((ROOT / "infra" / "template.yaml").read_text())
+    assert not errors
+    exported = {
+        output["Export"]["Name"]["Fn::Sub"].replace("${AWS::StackName}", f"people-api-{STAGE}")
+        for output in template["Outputs"].values()
+        if "Export" in output
+    }
+    imported = imported_names(packaged)
+    assert imported and imported <= exported
 
 
 def test_the_local_pump_retries_as_deployed() -> None:

@@ -194,7 +194,15 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
         for props in _functions(sam(packaged, stage)).values()
         for event in (props.get("Events") or {}).values()
     ]
-    sns = [e["Properties"]["Topic"] for e in events if e["Type"] == "SNS"]
+    # `make package` writes each SNS event out as a subscription (to carry its redrive policy).
+    subscriptions = [
+        r["Properties"]
+        for r in sam(packaged, stage)["Resources"].values()
+        if r["Type"] == "AWS::SNS::Subscription"
+    ]
+    sns = [e["Properties"]["Topic"] for e in events if e["Type"] == "SNS"] + [
+        s["TopicArn"] for s in subscriptions
+    ]
     streams = [e["Properties"]["Stream"] for e in events if e["Type"] == "DynamoDB"]
     assert len(sns) == sum(1 for e in app_module.app.event_sources if type(e).__name__ == "SNSEventConfig")
     assert len(streams) == sum(
@@ -218,6 +226,23 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
     for source in queue_sources:
         # The webhook deliverer reports the messages that failed; the others are done.
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_package_throttles_and_keeps_logs_as_the_stage_deploys(
+    packaged: dict[str, Path], stage: str
+) -> None:
+    from infra import deploy
+
+    resources = sam(packaged, stage)["Resources"]
+    rate, burst = deploy.THROTTLING.get(stage, deploy.DEFAULT_THROTTLING)
+    (settings,) = resources["RestAPI"]["Properties"]["MethodSettings"]
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (rate, burst)
+    days = {
+        r["Properties"]["RetentionInDays"] for r in resources.values() if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    assert days == {deploy.LOG_RETENTION_DAYS.get(stage, deploy.DEFAULT_LOG_RETENTION_DAYS)}
+    assert (rate, days) == ((100.0, {90}) if stage == "prod" else (20.0, {14}))
 
 
 # The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's
