@@ -16,6 +16,10 @@ from chalicelib.web.cors import with_cors
 from chalicelib.web.middleware import log_and_shape
 
 app = Chalice(app_name="people-api")
+# A JSON-only API: no binary media types (Chalice's default lists 40), so API Gateway never
+# base64-encodes a body, and no response is matched against the list (a tenth of a create's
+# own time, bench/RESULTS.md). Bodies of other types are refused with 415 as before.
+app.api.binary_types = []
 app.register_blueprint(routes.bp)
 
 _sources = event_sources()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
@@ -16,10 +15,13 @@ log = logging.getLogger("people_api")
 log.setLevel(logging.INFO)
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def log_json(level: int, event: str, **fields: Any) -> None:
     """Write one JSON log line `{"event": event, **fields}` at `level`."""
     if log.isEnabledFor(level):
-        log.log(level, json.dumps({"event": event, **fields}))
+        log.log(level, _encode({"event": event, **fields}).decode())
 
 
 class Invocation(msgspec.Struct):

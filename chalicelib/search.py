@@ -30,6 +30,8 @@ MAX_TAG_LENGTH: Final = 50
 
 def fold(text: str) -> str:
     """The search form of a name or prefix (see the module docstring); may be empty."""
+    if text.isascii():  # no compatibility forms or combining marks: only case and spaces
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
     folded = " ".join(stripped.casefold().split())

@@ -34,7 +34,9 @@ print(json.dumps({"statuses": statuses, "batch": batch, "modules": sorted(sys.mo
 def test_the_timed_paths_load_no_pynamodb() -> None:
     from bench import canned
 
-    env = {**os.environ, **canned.lambda_environment(), "PYTHONPATH": str(ROOT)}
+    # What the function sees and nothing else: not the settings another test left in os.environ.
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "SYSTEMROOT") if k in os.environ}
+    env = {**base, **canned.lambda_environment(), "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )

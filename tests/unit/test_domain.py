@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain import canonical_id, new_id, validate_body
 from chalicelib.errors import ValidationFailed
@@ -162,3 +167,51 @@ def test_the_format_character_list_covers_the_interpreters_unicode_database() ->
     missing = [f"U+{ord(c):04X}" for c in known if c not in "\u200c\u200d" and not listed.match(c)]
     assert missing == []
     assert not listed.match("\u200c") and not listed.match("\u200d")
+
+
+_field_values = (
+    st.none()
+    | st.text(max_size=12)
+    | st.sampled_from(["Ada", " Ada ", "a@b.co", "+1 (2) 3", "x\u200dy", "\u200b", "e\u0301", "_", "Ada\x00"])
+    | st.lists(st.sampled_from(["a", "A", "a ", "\u200b", "", "b"]) | st.text(max_size=4), max_size=4)
+    | st.integers()
+)
+_bodies = st.dictionaries(
+    st.sampled_from(["name", "email", "phone", "notes", "tags", "id", "extra"]), _field_values, max_size=6
+)
+
+
+@given(_bodies)
+def test_the_one_conversion_path_agrees_with_the_field_by_field_checks(body: dict[str, Any]) -> None:
+    """A body the single msgspec conversion accepts gives exactly the field-by-field changes."""
+    from chalicelib.domain import _valid_whole_body, _validate_fields
+
+    whole = _valid_whole_body(body)
+    try:
+        fields = _validate_fields(body, "create")
+    except ValidationFailed:
+        assert whole is None
+        return
+    assert whole is None or whole == fields
+
+
+def test_a_valid_body_takes_the_one_conversion_path() -> None:
+    from chalicelib.domain import _valid_whole_body
+
+    body = {"name": " Ade\u0301 ", "email": "a@b.co", "tags": ["x", "y"], "notes": None}
+    assert _valid_whole_body(body) == {
+        "name": "Ad\u00e9", "email": "a@b.co", "phone": None, "notes": None, "tags": ("x", "y"),
+    }  # fmt: skip
+    assert _valid_whole_body({"name": "Ada", "tags": ["x", "x"]}) is None  # reported field by field
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_times_are_rfc3339_utc_with_milliseconds(moment: datetime) -> None:
+    import re
+
+    from chalicelib.domain import format_time
+
+    text = format_time(moment)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text), text
+    utc = moment.astimezone(UTC)
+    assert datetime.fromisoformat(text) == utc.replace(microsecond=utc.microsecond // 1000 * 1000)

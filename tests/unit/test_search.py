@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain import Person
 from chalicelib.errors import MalformedRequest
@@ -179,3 +181,10 @@ def test_cursor_scopes_differ_by_owner_and_normalised_query_only() -> None:
         PeopleQuery("created").scope("u"),
     }
     assert len(scopes) == 6
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)))
+def test_ascii_text_folds_as_the_unicode_path_folds_it(text: str) -> None:
+    """`fold` skips NFKD and mark stripping for ASCII (the common case): the result is the same."""
+    stripped = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    assert fold(text) == unicodedata.normalize("NFC", " ".join(stripped.casefold().split()))
