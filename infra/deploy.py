@@ -8,7 +8,8 @@ deploy:  create or update the stage's CloudFormation stack (infra/template.yaml)
          SNS subscriber. Every step converges, so re-running is safe.
 destroy: `chalice delete`, then the stack and the cursor key (asks first on prod).
 package: `chalice package`, completed with what deploy sets after `chalice deploy` (from the
-         same definitions): one SAM template of the same infrastructure.
+         same definitions): one SAM template of the same infrastructure, importing what the
+         deploy takes from the stage's stack (a fresh clone's placeholders in config.json do).
 
 Usage: python -m infra.deploy deploy --stage dev [--project-dir DIR]
                                  [--user-pool-id ID --app-client-id ID]
@@ -81,6 +82,7 @@ OUTPUT_TO_ENV = {
     "UserPoolArn": "COGNITO_USER_POOL_ARN",
     "UserPoolId": "COGNITO_USER_POOL_ID",
     "AppClientId": "COGNITO_APP_CLIENT_ID",
+    "WebhookDeliveryQueueName": "WEBHOOK_DELIVERY_QUEUE",
     "WebhookDeliveryQueueUrl": "WEBHOOK_DELIVERY_QUEUE_URL",
     "WebhookFailureQueueUrl": "WEBHOOK_FAILURE_QUEUE_URL",
     "WebhookSecretsKeyArn": "WEBHOOK_SECRETS_KEY",
@@ -438,6 +440,7 @@ def placeholder_outputs(stage: str) -> dict[str, str]:
         "UserPoolArn": prefix.format(service="cognito-idp") + f"userpool/us-east-1_{stage}placeholder",
         "AppClientId": "replace-at-deploy",
         "WebhookDeliveryQueueArn": f"{sqs}-webhook-deliveries",
+        "WebhookDeliveryQueueName": f"{stack_name(stage)}-webhook-deliveries",
         "WebhookDeliveryQueueUrl": f"https://sqs.us-east-1.amazonaws.com/000000000000/{stack_name(stage)}-webhook-deliveries",
         "WebhookFailureQueueArn": f"{sqs}-webhook-failures",
         "WebhookFailureQueueUrl": f"https://sqs.us-east-1.amazonaws.com/000000000000/{stack_name(stage)}-webhook-failures",
@@ -650,7 +653,12 @@ def package(stage: str, project: Project, out: Path, *, run_chalice: Callable[..
     template = json.loads(sam.read_text())
     config = json.loads((project.chalice_dir / "config.json").read_text())
     table = json.loads(project.gateway_responses.read_text())
-    complete_package(template, stage, gateway_responses(table, stage_origins(config, stage)))
+    complete_package(
+        template,
+        stage,
+        gateway_responses(table, stage_origins(config, stage)),
+        config["stages"][stage].get("environment_variables", {}),
+    )
     sam.write_text(json.dumps(template, indent=2) + "\n")
 
 
@@ -695,6 +703,63 @@ def package_policy_documents(stage: str) -> dict[str, dict[str, Any]]:
     return documents
 
 
+def package_stage_env(stage: str) -> dict[str, Any]:
+    """`stage_env_from` on the stack the package is deployed beside: each output imported."""
+    references = {output: "${" + output + "}" for output in OUTPUT_TO_ENV}
+    return {variable: _sub(value, stage) for variable, value in stage_env_from(references, stage).items()}
+
+
+# Where SAM's event of each type names its source (an ARN, or Chalice's Fn::Sub ARN of a name).
+SAM_EVENT_SOURCE = {"SNS": "Topic", "DynamoDB": "Stream", "SQS": "Queue"}
+
+
+class _StackSources:
+    """The sources `chalice package` wrote from the stage's variables in config.json (the topic,
+    stream, queue, user pool), each imported from the stack output that variable comes from."""
+
+    def __init__(self, variables: Mapping[str, str], stage: str) -> None:
+        self.stage = stage
+        self.outputs: dict[str, list[str]] = {}
+        for output, variable in OUTPUT_TO_ENV.items():
+            if variables.get(variable):
+                self.outputs.setdefault(variables[variable], []).append(output)
+
+    def imported(self, value: Any) -> Any:
+        # An ARN as given, or the ARN Chalice builds from a name: {"Fn::Sub": "arn:...:<name>"}.
+        built = isinstance(value, dict) and list(value) == ["Fn::Sub"] and isinstance(value["Fn::Sub"], str)
+        text = value["Fn::Sub"] if built else value
+        if isinstance(text, str):
+            for given, outputs in self.outputs.items():
+                if text == given or (built and text.endswith(":" + given)):
+                    if len(outputs) > 1:
+                        raise DeployError(f"{outputs} have the same value {given!r} in .chalice/config.json")
+                    return _sub(text.removesuffix(given) + "${" + outputs[0] + "}", self.stage)
+        raise DeployError(
+            f"`chalice package` wrote the source {json.dumps(value)}, which is no stack output's "
+            f"variable in .chalice/config.json ({', '.join(OUTPUT_TO_ENV.values())})"
+        )
+
+
+def import_sources(template: dict[str, Any], stage: str, variables: Mapping[str, str]) -> None:
+    """The functions' environment, their event sources and the authorizers' user pools, imported
+    from the stage's stack instead of the values in .chalice/config.json."""
+    sources = _StackSources(variables, stage)
+    imported_env = package_stage_env(stage)
+    resources = template["Resources"]
+    for logical_id in packaged_functions(template).values():
+        props = resources[logical_id]["Properties"]
+        props.setdefault("Environment", {}).setdefault("Variables", {}).update(imported_env)
+        for event in (props.get("Events") or {}).values():
+            key = SAM_EVENT_SOURCE.get(event["Type"])
+            if key is not None:
+                event["Properties"][key] = sources.imported(event["Properties"][key])
+    swagger = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    for scheme in swagger.get("securityDefinitions", {}).values():
+        authorizer = scheme.get("x-amazon-apigateway-authorizer", {})
+        if authorizer.get("type") == "cognito_user_pools":
+            authorizer["providerARNs"] = [sources.imported(arn) for arn in authorizer["providerARNs"]]
+
+
 def packaged_functions(template: Mapping[str, Any]) -> dict[str, str]:
     """handler -> logical id of its function in `chalice package` output (Handler `app.<handler>`;
     the API function's is `app.app`)."""
@@ -706,12 +771,19 @@ def packaged_functions(template: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def complete_package(template: dict[str, Any], stage: str, responses: Iterable[Mapping[str, Any]]) -> None:
+def complete_package(
+    template: dict[str, Any],
+    stage: str,
+    responses: Iterable[Mapping[str, Any]],
+    variables: Mapping[str, str],
+) -> None:
     """Give `chalice package` output what `make deploy` sets after `chalice deploy`, from the
     same definitions: the functions' names (so the log groups, policies and the stack's alarms
     name them), each function's policy on the stage stack's resources, a log group with the
     stage's retention per function, the SNS subscriptions' redrive policy, the gateway
-    responses and the stage's throttling."""
+    responses and the stage's throttling. What the stage's `variables` (config.json) give from
+    the stack's outputs is imported from the stack instead (`import_sources`)."""
+    import_sources(template, stage, variables)
     resources = template["Resources"]
     documents = package_policy_documents(stage)
     dead_letters = event_sources.stack_queue_arn(event_sources.SUBSCRIBER_DLQ, stage)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -525,11 +526,18 @@ def test_the_deploy_role_reaches_everything_deployed_and_no_other_role(deploymen
 # --- make package: the same infrastructure --------------------------------------------
 
 
-def test_make_package_describes_what_the_deploy_created(deployment: Deployment) -> None:
-    """`make package` after the deploy, its template evaluated against the emulator's stack
-    (exports, account, region, the functions' ARNs): it says what `make deploy` made."""
-    deployment.make("package")
-    template = json.loads((deployment.project / "build" / f"package-{STAGE}" / "sam.json").read_text())
+def test_make_package_describes_what_the_deploy_created(deployment: Deployment, tmp_path: Path) -> None:
+    """`make package` in a fresh clone (placeholders in .chalice/config.json), its template
+    evaluated against the emulator's stack (exports, account, region, the functions' ARNs): it
+    says what `make deploy` made, the stack's names and ARNs included."""
+    from devstack.emulator import IMPORTED_API_DOCUMENTS
+
+    fresh = replace(deployment, project=project_copy(tmp_path))
+    placeholders = deploy.placeholder_outputs(STAGE)
+    config = fresh.project / ".chalice" / "config.json"
+    deploy.write_stage_config(config, STAGE, deploy.stage_env_from(placeholders, STAGE))
+    fresh.make("package")
+    template = json.loads((fresh.project / "build" / f"package-{STAGE}" / "sam.json").read_text())
     resources = template["Resources"]
     exports = {e["Name"]: e["Value"] for e in deployment.client("cloudformation").list_exports()["Exports"]}
     packaged = packaged_resources(template, "AWS::Serverless::Function")
@@ -546,6 +554,16 @@ def test_make_package_describes_what_the_deploy_created(deployment: Deployment) 
     def evaluate(value: Any) -> Any:
         return resolve(value, known, exports)
 
+    # Each function's environment: the stack's outputs, and the stage's other settings.
+    for logical_id, props in packaged.items():
+        assert evaluate(props["Environment"]["Variables"]) == deployed[logical_id]["Environment"]["Variables"]
+    # The authorizer's user pool, in the Swagger document Chalice sent (moto drops authorizers).
+    (document,) = [doc for sent_to, doc in IMPORTED_API_DOCUMENTS if sent_to == rest_api_id(deployment)][-1:]
+    schemes = resources["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    assert evaluate(schemes) == document["securityDefinitions"]
+    assert [
+        s["x-amazon-apigateway-authorizer"]["providerARNs"] for s in document["securityDefinitions"].values()
+    ] == [[deployment.pool_arn]]
     # Each role's policy.
     iam = deployment.client("iam")
     for logical_id, props in packaged.items():
@@ -591,6 +609,15 @@ def test_make_package_describes_what_the_deploy_created(deployment: Deployment) 
         (evaluate(p["TopicArn"]), p["Protocol"], evaluate(p["Endpoint"])): evaluate(p["RedrivePolicy"])
         for p in packaged_resources(template, "AWS::SNS::Subscription").values()
     } == installed_subscriptions
+    # SNS may invoke each subscriber for that topic only.
+    for p in packaged_resources(template, "AWS::Lambda::Permission").values():
+        if p["Principal"] != "sns.amazonaws.com":
+            continue
+        name = deployed[p["FunctionName"]["Ref"]]["FunctionName"]
+        statements = json.loads(deployment.client("lambda").get_policy(FunctionName=name)["Policy"])[
+            "Statement"
+        ]
+        assert [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements] == [evaluate(p["SourceArn"])]
     # The event source mappings and the asynchronous invoke configs.
     lam = deployment.client("lambda")
     mappings = {m["FunctionArn"]: m for m in lam.list_event_source_mappings()["EventSourceMappings"]}

@@ -50,8 +50,23 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project_copy(tmp_path_factory.mktemp("project"))
 
 
+def fresh_clone_config(project: Path) -> None:
+    """.chalice/config.json as a fresh clone has it: placeholders where the stack's outputs go."""
+    outputs = deploy.placeholder_outputs(STAGE)
+    deploy.write_stage_config(
+        project / ".chalice" / "config.json", STAGE, deploy.stage_env_from(outputs, STAGE)
+    )
+
+
+def placeholder_exports() -> dict[str, str]:
+    """The stage stack's exports, had it the placeholder outputs."""
+    return {f"people-api-{STAGE}-{k}": v for k, v in deploy.placeholder_outputs(STAGE).items()}
+
+
 @pytest.fixture(scope="module")
 def packaged(project: Path) -> dict[str, Any]:
+    """`make package` in a fresh clone (whatever the checkout's last deploy wrote in config.json)."""
+    fresh_clone_config(project)
     make_package(project, "defined")
     template: dict[str, Any] = json.loads((project / "defined" / "sam.json").read_text())
     return template
@@ -169,8 +184,8 @@ def test_make_package_subscriptions_dead_letter_to_the_stacks_queue(
         for logical_id, props in functions.items()
         if handler_of(props) in {"record_notification", "fan_out_webhooks"}
     )
-    topic = stage_config(project)["environment_variables"]["CHANGES_TOPIC_ARN"]
-    where = pseudo_parameters(topic)
+    topic = {"Fn::ImportValue": f"people-api-{STAGE}-ChangesTopicArn"}  # the stage stack's topic
+    where = pseudo_parameters(deploy.placeholder_outputs(STAGE)["ChangesTopicArn"])
     dead_letters = "arn:{}:sqs:{}:{}:{}".format(
         *where.values(), event_sources.queue_name(event_sources.SUBSCRIBER_DLQ, STAGE)
     )
@@ -187,6 +202,69 @@ def test_make_package_subscriptions_dead_letter_to_the_stacks_queue(
         for p in permissions
         if p["Principal"] == "sns.amazonaws.com"
     ) == [(subscriber, topic, "lambda:InvokeFunction") for subscriber in subscribers]
+
+
+def test_a_package_from_a_fresh_clone_names_no_placeholder(packaged: dict[str, Any], project: Path) -> None:
+    """The environment, event sources and authorizer are imported from the stage's stack: the
+    placeholders of a fresh clone's config.json (account 000000000000) are nowhere."""
+    text = json.dumps(packaged)
+    # Names (the table's, the queue's) are the stage's own in every account; the rest is not.
+    placeholders = {k: v for k, v in deploy.placeholder_outputs(STAGE).items() if not k.endswith("Name")}
+    assert {k: v for k, v in placeholders.items() if v in text} == {}
+    assert "000000000000" not in text
+    variables = stage_config(project)["environment_variables"]
+    assert {variables[variable] for variable in deploy.OUTPUT_TO_ENV.values()} <= {
+        *deploy.placeholder_outputs(STAGE).values()
+    }  # the package was built from placeholders
+    functions = packaged_resources(packaged, "AWS::Serverless::Function")
+    assert len(functions) == len(deploy.HANDLERS)
+    for props in functions.values():
+        packaged_env = props["Environment"]["Variables"]
+        for output, variable in deploy.OUTPUT_TO_ENV.items():
+            assert packaged_env[variable] == {"Fn::ImportValue": f"people-api-{STAGE}-{output}"}, variable
+        # What is not a stack output stays the stage's setting.
+        assert {k: v for k, v in packaged_env.items() if k not in deploy.OUTPUT_TO_ENV.values()} == {
+            k: v for k, v in variables.items() if k not in deploy.OUTPUT_TO_ENV.values()
+        }
+    # Resolved where the stack is, the package has the stack's values.
+    exports = placeholder_exports()
+    where = pseudo_parameters(deploy.placeholder_outputs(STAGE)["TableArn"])
+    for props in functions.values():
+        assert resolve(props["Environment"]["Variables"], where, exports) == variables
+    events = [event for props in functions.values() for event in (props.get("Events") or {}).values()]
+    sources = sorted((event["Type"], resolve(event["Properties"], where, exports)) for event in events)
+    outputs = deploy.placeholder_outputs(STAGE)
+    assert [(kind, props[deploy.SAM_EVENT_SOURCE[kind]]) for kind, props in sources] == [
+        ("DynamoDB", outputs["TableStreamArn"]),
+        ("SQS", outputs["WebhookDeliveryQueueArn"]),
+    ]
+    schemes = packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["securityDefinitions"]
+    assert [
+        resolve(s["x-amazon-apigateway-authorizer"]["providerARNs"], where, exports) for s in schemes.values()
+    ] == [[outputs["UserPoolArn"]]]
+
+
+def test_a_source_that_is_no_stack_output_stops_the_package() -> None:
+    """A topic, stream, queue or pool no output of the stack gives would be baked in: refused."""
+    variables = deploy.stage_env_from(deploy.placeholder_outputs(STAGE), STAGE)
+    template: dict[str, Any] = {
+        "Resources": {
+            "Subscriber": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Handler": "app.subscriber",
+                    "Events": {"E": {"Type": "SNS", "Properties": {"Topic": variables["CHANGES_TOPIC_ARN"]}}},
+                },
+            },
+            "RestAPI": {"Type": "AWS::Serverless::Api", "Properties": {"DefinitionBody": {}}},
+        }
+    }
+    deploy.import_sources(template, STAGE, variables)
+    event = template["Resources"]["Subscriber"]["Properties"]["Events"]["E"]
+    assert event["Properties"]["Topic"] == {"Fn::ImportValue": f"people-api-{STAGE}-ChangesTopicArn"}
+    event["Properties"]["Topic"] = "arn:aws:sns:us-east-1:000000000000:someone-elses-topic"
+    with pytest.raises(deploy.DeployError, match="someone-elses-topic"):
+        deploy.import_sources(template, STAGE, variables)
 
 
 def imported_names(value: Any) -> set[str]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from devstack import ROOT
-from infra.deploy import placeholder_outputs, stage_env_from
+from infra.deploy import OUTPUT_TO_ENV, placeholder_outputs, stage_env_from
 
 STAGES = ("dev", "prod")
 MAX_PACKAGE_BYTES = 1_000_000
@@ -62,9 +62,9 @@ def sam(packaged: dict[str, Path], stage: str) -> dict[str, Any]:
     return template
 
 
-def stage_value(stage: str, variable: str) -> str:
-    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    return str(config["stages"][stage]["environment_variables"][variable])
+def imported(stage: str, output: str) -> dict[str, str]:
+    """A value of the stage's stack, as the package takes it (infra/template.yaml's exports)."""
+    return {"Fn::ImportValue": f"people-api-{stage}-{output}"}
 
 
 def test_infra_template_passes_cfn_lint() -> None:
@@ -136,7 +136,7 @@ def test_people_routes_use_the_stages_user_pool_and_health_is_open(
     packaged: dict[str, Path], stage: str
 ) -> None:
     swagger = _swagger(sam(packaged, stage))
-    pool_arn = stage_value(stage, "COGNITO_USER_POOL_ARN")
+    pool_arn = imported(stage, "UserPoolArn")
     schemes = swagger["securityDefinitions"]
     people_methods = [
         (path, method, spec)
@@ -156,9 +156,14 @@ def test_people_routes_use_the_stages_user_pool_and_health_is_open(
     assert "security" not in swagger["paths"]["/health"]["get"]
 
 
-def test_stages_have_distinct_user_pools() -> None:
-    """Otherwise the wiring test above could not tell one stage from the other."""
-    assert stage_value("dev", "COGNITO_USER_POOL_ARN") != stage_value("prod", "COGNITO_USER_POOL_ARN")
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stages_package_imports_from_that_stages_stack_only(
+    packaged: dict[str, Path], stage: str
+) -> None:
+    """Otherwise the wiring tests here could not tell one stage from the other."""
+    text = json.dumps(sam(packaged, stage))
+    assert f'"people-api-{stage}-UserPoolArn"' in text
+    assert all(f"people-api-{other}" not in text for other in STAGES if other != stage)
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -171,8 +176,12 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_every_function_gets_its_stages_environment(packaged: dict[str, Path], stage: str) -> None:
+    """The stage's settings from config.json; what the stack gives, imported from the stack."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
-    expected = config["stages"][stage]["environment_variables"]
+    expected = {
+        **config["stages"][stage]["environment_variables"],
+        **{variable: imported(stage, output) for output, variable in OUTPUT_TO_ENV.items()},
+    }
     functions = _functions(sam(packaged, stage))
     assert functions
     for name, props in functions.items():
@@ -208,12 +217,10 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
     assert len(streams) == sum(
         1 for e in app_module.app.event_sources if type(e).__name__ == "DynamoDBEventConfig"
     ), registered
-    topic_arn = stage_value(stage, "CHANGES_TOPIC_ARN")
     for topic in sns:
-        # Chalice writes an ARN as given, and a bare topic name as an Fn::Sub ARN.
-        assert topic == topic_arn or topic["Fn::Sub"].endswith(":" + topic_arn.rsplit(":", 1)[-1])
+        assert topic == imported(stage, "ChangesTopicArn")
     for stream in streams:
-        assert stream == stage_value(stage, "TABLE_STREAM_ARN")
+        assert stream == imported(stage, "TableStreamArn")
     stream_sources = [e["Properties"] for e in events if e["Type"] == "DynamoDB"]
     for source in stream_sources:
         # Without it Lambda ignores the handler's batchItemFailures and drops failed records.
@@ -226,6 +233,10 @@ def test_event_handlers_listen_to_the_stages_topic_and_stream(packaged: dict[str
     for source in queue_sources:
         # The webhook deliverer reports the messages that failed; the others are done.
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        # Chalice builds the queue's ARN from its name, here the stack's.
+        arn, names = source["Queue"]["Fn::Sub"]
+        assert arn == "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${WebhookDeliveryQueueName}"
+        assert names == {"WebhookDeliveryQueueName": imported(stage, "WebhookDeliveryQueueName")}
 
 
 @pytest.mark.parametrize("stage", STAGES)
