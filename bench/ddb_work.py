@@ -2,9 +2,9 @@
 
 The child (`python -m bench.ddb_work`) starts a moto server on a free loopback port,
 provisions it as `make run` does, and drives the real app through Chalice's test client with
-real ID tokens from the emulated user pool. botocore event hooks on the PynamoDB client count
+real ID tokens from the emulated user pool. botocore event hooks on every DynamoDB client count
 every API call (`before-call`), every HTTP request sent (`before-send`, so retries show) and
-the capacity each response reports (`after-call`, PynamoDB asks for ReturnConsumedCapacity).
+the capacity each response reports (`after-call`; every request asks for ReturnConsumedCapacity).
 
 To add an operation, add one `measure(...)` line in `_drive()`. The history pages are
 written by the real stream and SNS handlers, stepped by the local stack's pump
@@ -23,7 +23,7 @@ from typing import Any
 from bench.common import child_environment, run_child
 from bench.report import Figure, verdict
 
-SECTION = "1. DynamoDB work per API operation (real app, PynamoDB, emulator)"
+SECTION = "1. DynamoDB work per API operation (real app, emulator)"
 SINGLE_GOAL = "exactly 1 request, 0 Scans"
 LIST_GOAL = "exactly 1 Query, 0 Scans"
 HISTORY_WRITES = 5  # create + 4 patches: the history pages below hold 2, 2 and 1 entries
@@ -32,8 +32,8 @@ HISTORY_WRITES = 5  # create + 4 patches: the history pages below hold 2, 2 and 
 class Meter:
     """Counts the DynamoDB calls, HTTP sends and consumed capacity of every botocore client.
 
-    The app uses more than one DynamoDB client (PynamoDB's per model, and the low-level
-    connection for transactions and conditional updates), so the meter sits in botocore below
+    The app uses more than one DynamoDB client (the plain-item client of `wiring`, PynamoDB's
+    per model and its low-level connection for transactions), so the meter sits in botocore below
     them all: every API call and every HTTP attempt of any client passes through it.
     """
 
