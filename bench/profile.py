@@ -334,43 +334,36 @@ COMMANDS = (
     "`python -m cProfile -s tottime -m bench.cold_child api_get_person` gives the raw cProfile listing."
 )
 
-# From two full runs on 2026-11-26 (14:17 and 14:33 UTC) on Python 3.13.0, on a busy machine
-# (1-minute load 3-8 on 2 cores): absolute times were stretched, so those runs were not
-# committed; the paired-ratio intervals and the by-package split agreed between the two runs.
-# For the restructuring, not done in this round.
-FINDINGS = """**Findings, for the next round of cuts** (from two full runs of 2026-11-26 on \
-Python 3.13, on a busy machine; ratios are the two runs' medians of paired ratios; cProfile \
+# What the profiles of 2026-11-26 showed, what was cut, and what remains (the run above).
+FINDINGS = """**Findings, and what this round cut** (profiles of 2026-11-26 on Python 3.13; cProfile \
 inflates code with many small calls, so read shares, not absolute times):
 
-- *Cold start, API and SNS handler* (1.01–1.05 and 1.00–1.02: pass, or within noise of 1.10 \
-when the interval's top reached 1.14): what ours imports beyond the floor (49 modules; in \
--X importtime about 30–45 ms of a busy machine's 220–320 ms) is PynamoDB (models, attributes, \
-expressions, connection, blinker; about 380 KiB left allocated), chalicelib itself (about \
-120 KiB) and msgspec (which imports all its submodules, and typing_extensions through them). \
-The botocore client set-up is the floor's own.
-- *Cold start, stream handler* (1.11–1.12, intervals 1.08–1.15: within noise of 1.10): it \
-needs only `chalicelib.events`, `config` and `wiring`, but because Chalice registers every \
-handler of one `app.py` at import it also imports `chalicelib.routes`, `http`, `auth`, \
-`services`, `domain` and `history` (no PynamoDB). Cut: import the route modules only when the \
-API handler runs, or keep what they import at module level to what registration needs.
-- *Warm GET one* (1.17–1.18, intervals within 1.14–1.20: passes 1.25): beyond the floor, \
-PynamoDB's model construction and deserialisation of one item (a `Model` instance with 14 \
-attribute descriptors), chalicelib's ETag and JSON response, and the request log line built \
-through `logging` (a LogRecord per request).
-- *Warm POST* (1.52–1.56, intervals within 1.49–1.61: fails 1.25): botocore serialising and \
-signing a bigger request than the floor's (14 attributes plus a condition and \
-ReturnConsumedCapacity against the floor's 3 attributes: partly work the floor does not do at \
-all), PynamoDB building the model and serialising it attribute by attribute \
-(`_container_serialize`, `__set__` per attribute, its `dispatch` and blinker signals), \
-chalicelib's validation and response, the request log line, the ULID and msgspec encoding. \
-Cuts to try: a plain attribute map and one `put_item` on the client PynamoDB already holds (no \
-Model instance), and the log line written without a LogRecord.
-- *Warm list page of 50* (1.44–1.49, intervals within 1.39–1.69: fails 1.25): PynamoDB is the \
-largest part of ours beyond the floor: 51 `Model` instances with 14 attributes each, then \
-converted again to chalicelib's Person and encoded. botocore's response parser \
-(`_handle_map`/`_handle_structure` per attribute) is the largest cost of ours and the floor's \
-alike. Cut: read the Query's raw `Items` into the response shape directly (one pass, no Model), \
-which is what a plain attribute map gives.
+- *PynamoDB model work* was the largest part of ours beyond the floor: 51 `Model` instances of \
+17 attribute descriptors for a page of 50 (about 3.5 ms under cProfile), a model built and \
+serialised attribute by attribute for a create, and 12 ms of PynamoDB imports in every cold \
+start. Cut: get, create, list, the stream handler's images and tag entries and the SNS \
+handler's history entry read and write plain attribute maps (`chalicelib/adapters/items.py`, \
+checked against the models by `tests/unit/test_items.py`) on one botocore client; none of \
+them imports PynamoDB (`tests/unit/test_cold_imports.py`). A page of 50 went from 1.45 to \
+about 1.0 × the floor, whose own response is the raw Items.
+- *botocore's parameter validation* walked every attribute of every request, a fifth of a \
+create's time under cProfile. Every request is built by our code and the service validates it \
+again, so the app's clients are made with `parameter_validation=False` (`chalicelib/wiring.py`).
+- *Garbage collection in the first call*: after `gc.freeze()`, the first invocation's \
+botocore set-up allocates a few hundred thousand long-lived objects; at the default threshold \
+(2,000) that was about 30 passes and 25–32 ms of the stream handler's cold start against the \
+floor's 13–17 ms. `app.py` now raises the threshold to 20,000 after the freeze: 8–9 passes.
+- *typing_extensions*: msgspec imports it (and `inspect` through it) when it is installed; it \
+shipped only for python-ulid below Python 3.12, so `requirements.txt` now lists it only there.
+- *A create's own work*: a valid body is checked by one msgspec conversion (the field-by-field \
+path still reports every problem of an invalid one), ASCII names skip the Unicode folding \
+steps, log lines are encoded by msgspec, timestamps by `isoformat`, and the app declares no \
+binary media types (Chalice matched every response against its default list of 40).
+- *What remains*: cold starts import msgspec and chalicelib (12 ms in `-X importtime` of \
+about 145 ms), and the stream handler also the API's route modules, because Chalice registers \
+every handler of one `app.py` at import. A warm create writes a 14-attribute item with a \
+condition against the floor's 3 attributes, and validates, builds an id, an ETag and a log \
+line (a `LogRecord` per request) that the floor does not.
 - *Memory*: one warm list page peaks at about 385 KiB allocated, GET and POST at 15–20 KiB.
 """
 

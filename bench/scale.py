@@ -9,7 +9,7 @@ operation and a distribution of people per owner it computes, for each workload:
   limits of 3,000 RCU/s and 1,000 WCU/s, and the table's on-demand quota;
 - Lambda concurrency (rate × duration, durations from the warm benchmark), against the API
   function's reserved concurrency (`.chalice/config.json`) and the account's limit;
-- API Gateway, SNS, the stream publisher and (planned, issue 14) webhook SQS rates;
+- API Gateway, SNS, the stream publisher and the webhook deliveries' SQS rates;
 - and, every load being linear in the request rate, the first limit the workload hits and at
   what rate.
 
@@ -187,7 +187,7 @@ def _config_memory() -> tuple[dict[str, int], int | None]:
         name: int(functions.get(name, {}).get("lambda_memory_size", default))
         for name in ("api_handler", "publish_changes", "record_notification")
     }
-    memory["webhook_delivery"] = default  # planned (issue 14): the stage's default memory
+    memory["webhook_delivery"] = int(functions.get("deliver_webhooks", {}).get("lambda_memory_size", default))
     reserved = functions.get("api_handler", {}).get("reserved_concurrency")
     return memory, int(reserved) if reserved is not None else None
 
@@ -752,7 +752,7 @@ def cost_table(measured: Measured) -> str:
     hook = webhook_cost_per_million_deliveries(measured)
     lines += [
         "",
-        f"Webhook deliveries (planned, issue 14; one SQS message per endpoint per event, 0.2 s each): "
+        f"Webhook deliveries (one SQS message per endpoint per event, 0.2 s each): "
         f"{_money(sum(hook.values()))} per million ("
         + ", ".join(f"{k} {_money(v)}" for k, v in hook.items())
         + "); each failed attempt costs the same again. Holding a day-long outage's retries by "
