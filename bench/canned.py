@@ -28,6 +28,10 @@ CLAIMS = {
 }
 STREAM_ARN = f"arn:aws:dynamodb:{REGION}:000000000000:table/{TABLE}/stream/2026-01-01T00:00:00.000"
 TOPIC_ARN = f"arn:aws:sns:{REGION}:000000000000:people-api-dev-changes"
+DELIVERY_QUEUE = "people-api-dev-webhook-deliveries"
+DELIVERY_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/000000000000/{DELIVERY_QUEUE}"
+FAILURE_QUEUE_URL = f"https://sqs.{REGION}.amazonaws.com/000000000000/people-api-dev-webhook-failures"
+SECRETS_KEY = f"arn:aws:kms:{REGION}:000000000000:key/00000000-0000-0000-0000-000000000000"
 PERSON_BODY = {
     "name": "Ada Lovelace",
     "email": "ada@example.com",
@@ -55,6 +59,11 @@ def lambda_environment() -> dict[str, str]:
         "TABLE_STREAM_ARN": STREAM_ARN,
         "CHANGES_TOPIC_ARN": TOPIC_ARN,
         "HISTORY_TTL_DAYS": "90",
+        # The webhook queues and key, as stage `dev` of .chalice/config.json names them.
+        "WEBHOOK_DELIVERY_QUEUE": DELIVERY_QUEUE,
+        "WEBHOOK_DELIVERY_QUEUE_URL": DELIVERY_QUEUE_URL,
+        "WEBHOOK_FAILURE_QUEUE_URL": FAILURE_QUEUE_URL,
+        "WEBHOOK_SECRETS_KEY": SECRETS_KEY,
     }
 
 
@@ -205,24 +214,43 @@ class _Raw:
         yield self._body
 
 
-def answer(request: Any, **_: Any) -> Any:
-    """botocore `before-send` handler: answer DynamoDB from BODIES without any network I/O."""
+def _operation(request: Any) -> str:
+    """The operation a JSON-protocol request names in X-Amz-Target (`DynamoDB_20120810.GetItem`)."""
+    target = request.headers.get("X-Amz-Target", b"")
+    return (target.decode() if isinstance(target, bytes) else str(target)).rsplit(".", 1)[-1]
+
+
+def _json_response(request: Any, operation: str, body: bytes, content_type: str) -> Any:
     from botocore.awsrequest import AWSResponse, HeadersDict
 
-    target = request.headers.get("X-Amz-Target", b"")
-    operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
     SENT[operation] = SENT.get(operation, 0) + 1
-    headers = HeadersDict(  # type: ignore[no-untyped-call]
-        {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "bench"}
-    )
-    return AWSResponse(request.url, 200, headers, _Raw(BODIES[operation]))  # type: ignore[no-untyped-call]
+    headers = HeadersDict({"Content-Type": content_type, "x-amzn-RequestId": "bench"})  # type: ignore[no-untyped-call]
+    return AWSResponse(request.url, 200, headers, _Raw(body))  # type: ignore[no-untyped-call]
+
+
+def _request_body(request: Any) -> bytes:
+    body = request.body
+    return body if isinstance(body, bytes) else str(body or "").encode()
+
+
+def answer(request: Any, **_: Any) -> Any:
+    """botocore `before-send` handler: answer DynamoDB from BODIES without any network I/O.
+
+    The webhook handlers' requests are told apart by their keys (`webhook_body`); every other
+    request of an operation gets that operation's one answer in BODIES.
+    """
+    operation = _operation(request)
+    body = webhook_body(operation, _request_body(request)) or BODIES[operation]
+    return _json_response(request, operation, body, "application/x-amz-json-1.0")
 
 
 def install() -> None:
-    """Answer every DynamoDB request of every botocore client in this process from BODIES.
+    """Answer every DynamoDB, SQS and KMS request of every botocore client in this process.
 
     Patched at botocore's HTTP layer, below the clients, so whichever clients the code under
     test creates (and when) is part of what is measured, and none of them reaches the network.
+    DynamoDB is answered by `answer`, SQS by `answer_sqs`, KMS by `answer_kms` (all three speak
+    botocore's JSON protocol, so X-Amz-Target names the service and the operation).
     """
     from botocore.endpoint import Endpoint
 
@@ -231,7 +259,13 @@ def install() -> None:
     def send(endpoint: Any, request: Any) -> Any:
         target = request.headers.get("X-Amz-Target", b"")
         target = target.decode() if isinstance(target, bytes) else str(target)
-        return answer(request) if target.startswith("DynamoDB_") else original(endpoint, request)
+        if target.startswith("DynamoDB_"):
+            return answer(request)
+        if target.startswith("AmazonSQS."):
+            return answer_sqs(request)
+        if target.startswith("TrentService."):
+            return answer_kms(request)
+        return original(endpoint, request)
 
     Endpoint._send = send  # type: ignore[method-assign]
 
@@ -346,3 +380,199 @@ def answer_sns(request: Any, **_: Any) -> Any:
 def install_sns(client: Any) -> None:
     """Answer every SNS Publish of this botocore client with PUBLISH_BODY."""
     client.meta.events.register("before-send.sns", answer_sns)
+
+
+# --- the webhook handlers: a fan-out to one endpoint, and one delivery attempt -------------
+#
+# The owner of PERSON_ID has one endpoint (ENDPOINT_ID) that receives every change type; no
+# admin has a scope-all endpoint. Items are written as the PynamoDB models write them
+# (tests/unit/test_bench_canned.py reads them back through the models and the adapters).
+
+ENDPOINT_ID = "01JD8Z6Q3Y5V7W9X1A2B3C4DWH"
+EVENT_TIME = "2026-01-02T00:00:00.000Z"  # the `time` of change_message()
+# fanout.delivery_id(_STREAM_ID, ENDPOINT_ID): the webhook-id the fan-out gives the delivery.
+DELIVERY_ID = "msg_cvotr2xm7lkcr3fncm5utahpcy"
+# A `whsec_` signing secret (32 bytes), and the KMS Decrypt answer's base64 of its plaintext.
+SECRET = "whsec_nEzdLBIttmB2jHqtouulwFASPaeC87Ou5Aj+ph0qZ2o="
+SECRET_PLAINTEXT_B64 = "d2hzZWNfbkV6ZExCSXR0bUIyakhxdG91dWx3RkFTUGFlQzg3T3U1QWorcGgwcVoybz0="
+SEALED_SECRET = (
+    "AQICAHhiZW5jaC1jaXBoZXJ0ZXh0LW5vdC1yZWFsbHktZW5jcnlwdGVk"  # any ciphertext: Decrypt is canned
+)
+# Where the endpoint points: an https URL for the fan-out (which sends nothing there); the
+# delivery child starts a loopback receiver and points the endpoint at it (start_receiver).
+_endpoint_url = "https://hooks.example.com/people"
+_SCOPE_ALL = b"WEBHOOKS#SCOPE#ALL"  # keys.SCOPE_ALL_LISTING
+
+
+def webhook_item() -> dict[str, Any]:
+    """The owner's one endpoint, as WebhookModel stores it (every change type, enabled)."""
+    return {
+        "pk": {"S": f"OWNER#{OWNER}"},
+        "sk": {"S": f"WEBHOOK#{ENDPOINT_ID}"},
+        "id": {"S": ENDPOINT_ID},
+        "owner": {"S": OWNER},
+        "url": {"S": _endpoint_url},
+        "scope": {"S": "own"},
+        "enabled": {"BOOL": True},
+        "secret": {"S": SEALED_SECRET},
+        "created_at": {"S": "2026-01-01T00:00:00.000000+0000"},
+        "updated_at": {"S": "2026-01-01T00:00:00.000000+0000"},
+    }
+
+
+def delivery_item(state: str = "pending", attempts: int = 0) -> dict[str, Any]:
+    """The fan-out's delivery of change_message() to the endpoint, as DeliveryModel stores it."""
+    item = {
+        "pk": {"S": f"DELIVERIES#{ENDPOINT_ID}"},
+        "sk": {"S": f"DELIVERY#{EVENT_TIME}#{DELIVERY_ID}"},
+        "id": {"S": DELIVERY_ID},
+        "endpoint_id": {"S": ENDPOINT_ID},
+        "owner": {"S": OWNER},
+        "event_id": {"S": _STREAM_ID},
+        "event_type": {"S": "people.person.created"},
+        "event_time": {"S": EVENT_TIME},
+        "created_at": {"S": "2026-01-02T00:00:01.000000+0000"},
+        "state": {"S": state},
+        "attempt_count": {"N": str(attempts)},
+        "payload": {"S": change_message()},
+        "expires_at": {"N": "1769817601"},
+    }
+    if state == "pending":
+        item["next_attempt_at"] = {"S": "2026-01-02T00:00:01.000000+0000"}  # due
+    return item
+
+
+def webhook_body(operation: str, request_body: bytes) -> bytes | None:
+    """The answer to one of the webhook handlers' DynamoDB requests, told apart by its keys;
+    None for every other request (they keep the answers in BODIES).
+
+    - GetItem/UpdateItem of a delivery (`DELIVERIES#` key): the pending delivery, or after the
+      attempt the delivered one; GetItem of an endpoint (`OWNER#` key): the endpoint.
+    - Query of the scope-all listing: no endpoints; Query of an owner's partition: the endpoint.
+    """
+    if b"DELIVERIES#" in request_body:
+        if operation == "GetItem":
+            return json.dumps({"Item": delivery_item(), "ConsumedCapacity": _capacity(1.0)}).encode()
+        if operation == "UpdateItem":
+            after = delivery_item("succeeded", attempts=1)
+            return json.dumps({"Attributes": after, "ConsumedCapacity": _capacity(1.0)}).encode()
+        return None
+    if operation == "Query" and _SCOPE_ALL in request_body:
+        return json.dumps(
+            {"Items": [], "Count": 0, "ScannedCount": 0, "ConsumedCapacity": _capacity(0.5)}
+        ).encode()
+    if b"OWNER#" in request_body:
+        if operation == "GetItem":
+            return json.dumps({"Item": webhook_item(), "ConsumedCapacity": _capacity(1.0)}).encode()
+        if operation == "Query":
+            page = {
+                "Items": [webhook_item()],
+                "Count": 1,
+                "ScannedCount": 1,
+                "ConsumedCapacity": _capacity(0.5),
+            }
+            return json.dumps(page).encode()
+    return None
+
+
+def answer_sqs(request: Any, **_: Any) -> Any:
+    """Answer SQS SendMessage (botocore's SQS client speaks the JSON protocol)."""
+    operation = _operation(request)
+    if operation != "SendMessage":
+        raise RuntimeError(f"no canned SQS answer for {operation}")
+    body = (
+        b'{"MD5OfMessageBody":"00000000000000000000000000000000",'
+        b'"MessageId":"00000000-0000-0000-0000-000000000004"}'
+    )
+    return _json_response(request, operation, body, "application/x-amz-json-1.0")
+
+
+def answer_kms(request: Any, **_: Any) -> Any:
+    """Answer KMS Decrypt with SECRET, whatever the ciphertext."""
+    operation = _operation(request)
+    if operation != "Decrypt":
+        raise RuntimeError(f"no canned KMS answer for {operation}")
+    body = json.dumps(
+        {"KeyId": SECRETS_KEY, "Plaintext": SECRET_PLAINTEXT_B64, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}
+    ).encode()
+    return _json_response(request, operation, body, "application/x-amz-json-1.1")
+
+
+def delivery_message() -> str:
+    """The queue message the fan-out sends for the delivery: attempt 1 (pipeline.Message)."""
+    return json.dumps(
+        {"endpoint_id": ENDPOINT_ID, "owner": OWNER, "key": f"{EVENT_TIME}#{DELIVERY_ID}", "attempt": 1},
+        separators=(",", ":"),
+    )
+
+
+def sqs_event() -> dict[str, Any]:
+    """An SQS batch of one delivery message, as Lambda delivers it."""
+    record = {
+        "messageId": str(uuid.UUID(int=5)),
+        "receiptHandle": "bench-receipt-handle",
+        "body": delivery_message(),
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1767312001000",
+            "SenderId": "AROAEXAMPLE:people-api-dev",
+            "ApproximateFirstReceiveTimestamp": "1767312001010",
+        },
+        "messageAttributes": {},
+        "md5OfBody": "00000000000000000000000000000000",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:000000000000:{DELIVERY_QUEUE}",
+        "awsRegion": REGION,
+    }
+    return {"Records": [record]}
+
+
+_RESPONSE = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def _receive(connection: Any) -> None:
+    """Read one POST (head and Content-Length body), count it if signed, answer 204."""
+    with connection:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.lower().split(b"\r\n")
+        fields = dict(line.split(b": ", 1) for line in lines[1:] if b": " in line)
+        length = int(fields.get(b"content-length", b"0"))
+        while len(body) < length:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            body += chunk
+        if lines[0].startswith(b"post ") and fields.get(b"webhook-signature", b"").startswith(b"v1,"):
+            SENT["POST"] = SENT.get("POST", 0) + 1
+        connection.sendall(_RESPONSE)
+
+
+def start_receiver() -> str:
+    """Serve a webhook receiver on 127.0.0.1 in a daemon thread; point the endpoint at it.
+
+    Started before the child's clock, like a receiver running elsewhere. It works at the socket
+    level (no http.server), so it loads nothing the measured code would otherwise load itself,
+    and its own work per POST is a few system calls. Returns the endpoint's URL.
+    """
+    import socket
+    import threading
+
+    global _endpoint_url
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve() -> None:
+        while True:
+            connection, _ = server.accept()
+            _receive(connection)
+
+    threading.Thread(target=serve, name="bench-receiver", daemon=True).start()
+    _endpoint_url = f"http://127.0.0.1:{server.getsockname()[1]}/hooks/people"
+    return _endpoint_url

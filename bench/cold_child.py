@@ -8,7 +8,8 @@ are loaded before it. DynamoDB is answered by canned responses (bench.canned.ans
 
 To add a target: write a function below that imports the module, wires canned answers for
 the clients it uses, invokes the handler once with an event of the exact shape Lambda
-delivers, and returns a status (200 when it did what it should); list it in TARGETS.
+delivers, and returns a status (200 when it did what it should); list it in TARGETS, and in
+PREPARE what must exist before the clock starts (the webhook deliverer's loopback receiver).
 """
 
 from __future__ import annotations
@@ -99,6 +100,70 @@ def _floor_sns() -> tuple[Mark, Any]:
     return imported, 200 if canned.SENT == {"GetItem": 1, "PutItem": 1} else 500
 
 
+FAN_OUT_SENT = {"GetItem": 1, "Query": 2, "PutItem": 1, "SendMessage": 1}
+
+
+def _fan_out_status() -> int:
+    """200 when the change reached its one endpoint: the owner check, both endpoint queries, the
+    delivery record put and its queue message; else 500."""
+    return 200 if canned.SENT == FAN_OUT_SENT else 500
+
+
+def _fan_out() -> tuple[Mark, Any]:
+    import app as module
+
+    imported = _mark()
+    canned.install()
+    module.fan_out_webhooks(canned.sns_event(), canned.LambdaContext())
+    return imported, _fan_out_status()
+
+
+def _floor_fan_out() -> tuple[Mark, Any]:
+    from bench.apps import floor_events
+
+    imported = _mark()
+    canned.install()
+    floor_events.fan_out_webhooks(canned.sns_event(), canned.LambdaContext())
+    return imported, _fan_out_status()
+
+
+DELIVER_SENT = {"GetItem": 2, "Decrypt": 1, "POST": 1, "UpdateItem": 1}
+
+
+def _deliver_status(result: Any) -> int:
+    """200 when the attempt was made and recorded as delivered: the delivery and endpoint reads,
+    the secret's Decrypt, one signed POST the receiver took, the UpdateItem, and no further
+    queue message (a failed attempt would queue its retry); else 500."""
+    return 200 if result == {"batchItemFailures": []} and canned.SENT == DELIVER_SENT else 500
+
+
+def _prepare_delivery() -> None:
+    """Before the clock: a receiver on loopback, and the local stage's permission to reach it."""
+    import os
+
+    canned.start_receiver()
+    # Deployed stages refuse loopback (chalicelib/outbound.py); the local stage allows it.
+    os.environ.update({"STAGE": "local", "WEBHOOKS_ALLOW_LOOPBACK": "true"})
+
+
+def _deliver() -> tuple[Mark, Any]:
+    import app as module
+
+    imported = _mark()
+    canned.install()
+    return imported, _deliver_status(module.deliver_webhooks(canned.sqs_event(), canned.LambdaContext()))
+
+
+def _floor_deliver() -> tuple[Mark, Any]:
+    from bench.apps import floor_events
+
+    imported = _mark()
+    canned.install()
+    return imported, _deliver_status(
+        floor_events.deliver_webhooks(canned.sqs_event(), canned.LambdaContext())
+    )
+
+
 TARGETS: dict[str, Callable[[], tuple[Mark, Any]]] = {
     "api_get_person": _api_app,
     "bare_chalice": _bare,
@@ -107,7 +172,22 @@ TARGETS: dict[str, Callable[[], tuple[Mark, Any]]] = {
     "floor_stream_publish": _floor_stream,
     "sns_record": _sns,
     "floor_sns_putitem": _floor_sns,
+    "webhook_fan_out": _fan_out,
+    "floor_webhook_fan_out": _floor_fan_out,
+    "webhook_deliver": _deliver,
+    "floor_webhook_deliver": _floor_deliver,
 }
+# What a target needs in place before the clock starts (the world outside the function).
+PREPARE: dict[str, Callable[[], None]] = {
+    "webhook_deliver": _prepare_delivery,
+    "floor_webhook_deliver": _prepare_delivery,
+}
+
+
+def prepare(target: str) -> None:
+    """Set up what `target` expects outside the process before it is timed."""
+    if target in PREPARE:
+        PREPARE[target]()
 
 
 class _GcMeter:
@@ -127,6 +207,7 @@ class _GcMeter:
 
 
 def main(target: str) -> int:
+    prepare(target)
     collector = _GcMeter()
     started = _mark()
     imported, status = TARGETS[target]()

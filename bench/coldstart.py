@@ -49,6 +49,16 @@ SHORT_BECAUSE = (
     "timed paths use plain attribute maps), split by package in section 7, and the first call's "
     "own work; the botocore client set-up is the floor's own"
 )
+# Profiled on python3.13 (2026-11-26): the webhook handlers create four botocore clients where
+# their floors create two; every client, ours and the floor's, is made on a fresh botocore
+# session that loads its data files again (about 50 ms each in a cold start).
+WEBHOOKS_SHORT_BECAUSE = (
+    "the webhook repository reads and writes through PynamoDB models: importing PynamoDB, and a "
+    "botocore DynamoDB client per model class beside the history repository's plain client; the "
+    "fan-out creates 3 DynamoDB clients and the SQS client where its floor creates one of each, "
+    "the deliverer 2 DynamoDB clients, the KMS client and an SQS client it needs only for a retry, "
+    "where its floor creates one DynamoDB and one KMS client"
+)
 COLD_STARTS = [
     ColdStart(
         "cold.api.get_person",
@@ -74,6 +84,26 @@ COLD_STARTS = [
         "floor_sns_putitem",
         "floor (bare Chalice SNS handler + botocore PutItem)",
         SHORT_BECAUSE,
+    ),
+    ColdStart(
+        "cold.webhook_fan_out",
+        "Webhook fan-out: import app.py + first SNS message to one endpoint "
+        "(owner GetItem, 2 Query, 1 delivery PutItem, 1 SQS SendMessage)",
+        "webhook_fan_out",
+        "floor_webhook_fan_out",
+        "floor (bare Chalice SNS handler + the same botocore requests)",
+        WEBHOOKS_SHORT_BECAUSE,
+    ),
+    ColdStart(
+        "cold.webhook_deliver",
+        "Webhook deliverer: import app.py + first SQS message (delivery and endpoint GetItem, "
+        "KMS Decrypt, 1 signed POST to a loopback receiver, 1 UpdateItem)",
+        "webhook_deliver",
+        "floor_webhook_deliver",
+        "floor (bare Chalice SQS handler + the same botocore requests + http.client POST)",
+        WEBHOOKS_SHORT_BECAUSE + "; the POST is plain HTTP to 127.0.0.1 on the local stage's "
+        "loopback permission for both (a deployed stage's HTTPS to a public host adds a DNS lookup "
+        "and a TLS handshake to both)",
     ),
 ]
 

@@ -107,6 +107,7 @@ def child_cold(target: str, memory: bool) -> dict[str, Any]:
     """
     from bench import cold_child
 
+    cold_child.prepare(target)
     if memory:
         tracemalloc.start()
         _, status = cold_child.TARGETS[target]()
