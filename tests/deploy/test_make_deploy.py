@@ -650,9 +650,11 @@ def test_a_signed_in_user_keeps_people_in_the_deployed_table(
 
 
 def test_the_deployed_function_ran_on_its_package_and_the_runtimes_sdk_only(
-    deployment: Deployment, api_function: LambdaProcess
+    deployment: Deployment, api_function: LambdaProcess, signed_in: tuple[str, dict[str, str]]
 ) -> None:
-    api_function.invoke(deployed_api(deployment).event("GET", "/health"))
+    token, claims = signed_in
+    answer = api_function.invoke(deployed_api(deployment).event("GET", "/people", claims=claims, token=token))
+    assert answer["statusCode"] == 200, answer  # a request that reads the table
     loaded = api_function.loaded
     roots = (f"{api_function.task_root}{os.sep}", f"{api_function.sdk}{os.sep}")
     assert [f for f in loaded if not f.startswith(roots)] == []
