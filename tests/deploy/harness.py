@@ -161,11 +161,15 @@ def packaged_resources(template: Mapping[str, Any], resource_type: str) -> dict[
 # JSON line on the original stdout, with the files of every module loaded so far outside the
 # standard library.
 LAMBDA_BOOTSTRAP = r"""
-import importlib, json, os, sys, sysconfig, time, traceback, uuid
+import importlib, json, logging, os, sys, sysconfig, time, traceback, uuid
 
 answers = os.fdopen(os.dup(1), "w")
 os.dup2(2, 1)
 sys.stdout = sys.stderr
+# As the runtime does: a handler on the root logger writes every record that reaches it.
+log_handler = logging.StreamHandler(sys.stderr)
+log_handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
+logging.getLogger().addHandler(log_handler)
 function_arn, timeout = sys.argv[1], float(sys.argv[2])
 stdlib = tuple(sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib"))
 
@@ -301,7 +305,9 @@ class LambdaProcess:
         ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            raise AssertionError(f"no answer within {self.timeout:g} s; the function's log:\n{self.output()}")
+            ended = self.process.poll()
+            why = f"it exited ({ended})" if ended is not None else f"no answer within {self.timeout:g} s"
+            raise AssertionError(f"{why}; the function's log:\n{self.output()}")
         answer = json.loads(line)
         self.loaded = answer["files"]
         if "result" not in answer:
