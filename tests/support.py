@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import time
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -13,6 +16,7 @@ from chalice.test import Client
 
 from chalicelib import events
 from chalicelib.adapters.stream import read_change
+from devstack import ROOT
 
 
 def emulator_signing_key() -> Any:
@@ -222,3 +226,20 @@ def assert_problem(response: Any, status: int) -> Json:
     assert problem["status"] == status and problem["title"] and problem["detail"] and problem["type"]
     assert "Traceback" not in response.body.decode()
     return problem
+
+
+# The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's
+# boto3 over time; raise this when AWS's runtime table moves on) and the one pinned for dev.
+RUNTIME_SDK_RANGE = ("1.34.145", "1.44.5")
+
+
+def runtime_sdk(version: str) -> Path:
+    """boto3/botocore at `version` in a directory of their own, installed once."""
+    target = ROOT / "build" / f"lambda-sdk-{version}"
+    if not (target / "botocore").is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+             "--target", str(target), f"boto3=={version}", f"botocore=={version}"],
+            check=True,
+        )  # fmt: skip
+    return target

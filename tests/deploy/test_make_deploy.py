@@ -2,18 +2,22 @@
 
 The real `chalice deploy` and `chalice delete` run (no stub), from a copy of the project, on a
 moto server this module starts. Each check below is a promise of the README's deploy section.
-The tests run in file order: deploy (fixture), checks, re-deploy, destroy.
+The tests run in file order: deploy (fixture), checks, the README's smoke test on the deployed
+code, re-deploy, destroy.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -22,15 +26,23 @@ from devstack.background import free_port
 from infra import deploy, event_sources
 from tests.deploy.harness import (
     GITHUB_REPOSITORY,
+    INVOCATIONS,
     REGION,
     STAGE,
+    DeployedApi,
     Deployment,
+    LambdaProcess,
+    authorizer_claims,
+    deployed_function,
+    invocations_recorded,
     packaged_resources,
     project_copy,
     pseudo_parameters,
     resolve,
+    sign_in,
     user_pool,
 )
+from tests.support import RUNTIME_SDK_RANGE, runtime_sdk
 
 API_FUNCTION = f"people-api-{STAGE}"
 STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
@@ -54,13 +66,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     port = free_port()
     server = start_emulator(port)
     try:
-        endpoint = f"http://127.0.0.1:{port}"
-        bare = Deployment(endpoint, project_copy(tmp_path_factory.mktemp("project")), "", "", "")
-        pool_id, pool_arn, client_id = user_pool(bare.client("cognito-idp"))
-        deployed = Deployment(endpoint, bare.project, pool_id, pool_arn, client_id)
-        IMPORTED_API_DOCUMENTS.clear()
-        deployed.deploy()
-        yield deployed
+        with invocations_recorded():
+            endpoint = f"http://127.0.0.1:{port}"
+            bare = Deployment(endpoint, project_copy(tmp_path_factory.mktemp("project")), "", "", "")
+            pool_id, pool_arn, client_id = user_pool(bare.client("cognito-idp"))
+            deployed = Deployment(endpoint, bare.project, pool_id, pool_arn, client_id)
+            IMPORTED_API_DOCUMENTS.clear()
+            printed = deployed.deploy().stdout
+            yield replace(deployed, printed=printed)
     finally:
         server.stop()
 
@@ -521,6 +534,177 @@ def test_the_deploy_role_reaches_everything_deployed_and_no_other_role(deploymen
     assert not allowed(
         statements, "dynamodb:DeleteTable", f"arn:aws:dynamodb:{region}:{account}:table/people-api-prod"
     )
+
+
+# --- the README's smoke test, on the deployed code ------------------------------------
+# The emulator cannot run a function (no Docker) nor serve the REST API through one, so the
+# uploaded zip runs as Lambda would run it (harness.LambdaProcess), on the proxy events the
+# deployed API's resources give. API Gateway's own authorizer is not executed (the document
+# Chalice sent is checked above): the caller's claims are those of a user of the stage's pool,
+# handed on as that authorizer hands them.
+
+
+def smoke_url(deployment: Deployment) -> str:
+    """The URL in front of `/health` in the smoke test the deploy printed."""
+    (url,) = re.findall(r"^smoke test: curl -sS (\S+)/health$", deployment.printed, re.MULTILINE)
+    return str(url)
+
+
+def deployed_api(deployment: Deployment) -> DeployedApi:
+    account = function(deployment, API_FUNCTION)["FunctionArn"].split(":")[4]
+    api_stage = stage_config(deployment)["stages"][STAGE]["api_gateway_stage"]
+    return DeployedApi.read(deployment, rest_api_id(deployment), api_stage, account)
+
+
+@pytest.fixture(scope="module")
+def api_function(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaProcess]:
+    """The API function as deployed, started once (later requests are warm invocations)."""
+    sdk = runtime_sdk(RUNTIME_SDK_RANGE[0])
+    process = deployed_function(deployment, API_FUNCTION, tmp_path_factory.mktemp("api-function"), sdk)
+    yield process
+    process.close()
+
+
+@pytest.fixture(scope="module")
+def signed_in(deployment: Deployment) -> tuple[str, dict[str, str]]:
+    """A user of the stage's pool, signed in: the ID token, and its claims as the authorizer
+    hands them to the function."""
+    token = sign_in(deployment, "ada@example.com", "Correct-Horse-1")
+    return token, authorizer_claims(deployment, token)
+
+
+def test_the_printed_smoke_test_names_the_deployed_api_and_stage(deployment: Deployment) -> None:
+    api = deployed_api(deployment)
+    assert api.stage == "api"
+    assert smoke_url(deployment) == api.url == f"https://{api.api_id}.execute-api.{REGION}.amazonaws.com/api"
+
+
+def test_the_smoke_test_passes_on_the_deployed_function(
+    deployment: Deployment, api_function: LambdaProcess
+) -> None:
+    """`curl -sS <url>/health` as the deploy printed it, answered by the uploaded code."""
+    api = deployed_api(deployment)
+    printed = smoke_url(deployment) + "/health"
+    assert printed.startswith(api.url + "/")
+    answer = api_function.invoke(api.event("GET", printed.removeprefix(api.url)))
+    assert answer["statusCode"] == 200, answer
+    assert answer["headers"]["Content-Type"] == "application/json"
+    assert json.loads(answer["body"]) == {"status": "ok"}
+
+
+def test_a_signed_in_user_keeps_people_in_the_deployed_table(
+    deployment: Deployment, api_function: LambdaProcess, signed_in: tuple[str, dict[str, str]]
+) -> None:
+    """The deployed code with the deployed configuration (table, region, the cursor key's SSM
+    parameter): create, read, list page by page and delete, each seen in the stage's table."""
+    from chalicelib.adapters.keys import PERSON_SK, person_pk
+    from chalicelib.web.pagination import CursorCodec
+
+    api = deployed_api(deployment)
+    token, claims = signed_in
+    dynamodb = deployment.client("dynamodb")
+    table = outputs(deployment)["TableName"]
+
+    def call(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+        answer = api_function.invoke(api.event(method, path, claims=claims, token=token, **kwargs))
+        return answer["statusCode"], answer["headers"], json.loads(answer["body"])
+
+    def stored(person_id: str) -> dict[str, Any]:
+        key = {"pk": {"S": person_pk(person_id)}, "sk": {"S": PERSON_SK}}
+        item: dict[str, Any] = dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+        return item
+
+    status, headers, ada = call("POST", "/people", body={"name": "Ada Lovelace"})
+    assert status == 201, ada
+    assert headers["Location"] == f"/{api.stage}/people/{ada['id']}"
+    item = stored(ada["id"])
+    assert (item["name"]["S"], item["owner"]["S"]) == ("Ada Lovelace", claims["sub"])
+    status, _, fetched = call("GET", f"/people/{ada['id']}")
+    assert (status, fetched) == (200, ada)
+
+    status, _, grace = call("POST", "/people", body={"name": "Grace Hopper"})
+    assert status == 201, grace
+    in_order = sorted((ada, grace), key=lambda p: p["id"])  # ids (ULIDs) sort by creation
+    status, _, listed = call("GET", "/people")
+    assert (status, listed) == (200, in_order)
+    # Page by page: the cursor is signed with the key in the stage's SSM parameter.
+    status, headers, first = call("GET", "/people", query={"limit": "1"})
+    assert (status, first) == (200, in_order[:1])
+    (link,) = re.findall(r"^<([^>]+)>; rel=\"next\"$", headers["Link"])
+    query = dict(parse_qsl(urlsplit(link).query))
+    ssm = deployment.client("ssm")
+    key = ssm.get_parameter(Name=deploy.cursor_secret_parameter(STAGE), WithDecryption=True)["Parameter"][
+        "Value"
+    ]
+    assert CursorCodec(key.encode()).decode(f"people:{claims['sub']}", query["cursor"]) == in_order[0]["id"]
+    status, _, second = call("GET", urlsplit(link).path.removeprefix(f"/{api.stage}"), query=query)
+    assert (status, second) == (200, in_order[1:])
+
+    for person in (ada, grace):
+        status, _, deleted = call("DELETE", f"/people/{person['id']}")
+        assert (status, deleted) == (200, {})
+        assert "deleted_at" in stored(person["id"])
+        status, _, problem = call("GET", f"/people/{person['id']}")
+        assert status == 404, problem
+    assert call("GET", "/people")[::2] == (200, [])
+
+
+def test_the_deployed_function_ran_on_its_package_and_the_runtimes_sdk_only(
+    deployment: Deployment, api_function: LambdaProcess, signed_in: tuple[str, dict[str, str]]
+) -> None:
+    token, claims = signed_in
+    answer = api_function.invoke(deployed_api(deployment).event("GET", "/people", claims=claims, token=token))
+    assert answer["statusCode"] == 200, answer  # a request that reads the table
+    loaded = api_function.loaded
+    roots = (f"{api_function.task_root}{os.sep}", f"{api_function.sdk}{os.sep}")
+    assert [f for f in loaded if not f.startswith(roots)] == []
+    assert any(f.startswith(roots[0] + "chalicelib") for f in loaded)
+    assert any(f.startswith(roots[1] + "botocore") for f in loaded)  # the wiring's clients
+
+
+def test_the_deployed_stream_handler_publishes_a_change_to_the_deployed_topic(
+    deployment: Deployment,
+    api_function: LambdaProcess,
+    signed_in: tuple[str, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """A create's stream records, as the emulator hands them to the stream function's mapping,
+    run on that function's uploaded code: its change event reaches the stage's topic, which
+    would deliver it to both subscribers."""
+    from moto.sns.models import sns_backends
+
+    api = deployed_api(deployment)
+    token, claims = signed_in
+    before = len(INVOCATIONS)
+    answer = api_function.invoke(
+        api.event("POST", "/people", body={"name": "Mary Somerville"}, claims=claims, token=token)
+    )
+    assert answer["statusCode"] == 201, answer
+    person = json.loads(answer["body"])
+    batches = [event for name, event in INVOCATIONS[before:] if name == STREAM_FUNCTION]
+    assert batches
+    stream = deployed_function(deployment, STREAM_FUNCTION, tmp_path, runtime_sdk(RUNTIME_SDK_RANGE[0]))
+    try:
+        for batch in batches:
+            assert stream.invoke(batch) == {"batchItemFailures": []}, stream.output()
+    finally:
+        stream.close()
+    topic_arn = outputs(deployment)["ChangesTopicArn"]
+    region, account = topic_arn.split(":")[3:5]
+    published = [
+        message for _, message, *_ in sns_backends[account][region].topics[topic_arn].sent_notifications
+    ]
+    (message,) = [m for m in published if (json.loads(m)["data"]["after"] or {}).get("id") == person["id"]]
+    event = json.loads(message)
+    assert (event["type"], event["source"]) == ("people.person.created", f"people-api/{STAGE}")
+    assert event["data"]["after"] == person and event["data"]["owner"] == claims["sub"]
+    delivered = [
+        name
+        for name, sent in INVOCATIONS[before:]
+        for record in sent.get("Records", [])
+        if record.get("Sns", {}).get("Message") == message
+    ]
+    assert sorted(delivered) == sorted([SNS_FUNCTION, FAN_OUT_FUNCTION])
 
 
 # --- make package: the same infrastructure --------------------------------------------

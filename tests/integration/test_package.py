@@ -17,6 +17,7 @@ import pytest
 
 from devstack import ROOT
 from infra.deploy import OUTPUT_TO_ENV, placeholder_outputs, stage_env_from
+from tests.support import RUNTIME_SDK_RANGE, runtime_sdk
 
 STAGES = ("dev", "prod")
 MAX_PACKAGE_BYTES = 1_000_000
@@ -256,10 +257,6 @@ def test_the_package_throttles_and_keeps_logs_as_the_stage_deploys(
     assert (rate, days) == ((100.0, {90}) if stage == "prod" else (20.0, {14}))
 
 
-# The oldest SDK we accept from the Lambda python3.11 runtime (AWS updates the runtime's
-# boto3 over time; raise this when AWS's runtime table moves on) and the one pinned for dev.
-RUNTIME_SDK_RANGE = ("1.34.145", "1.44.5")
-
 PACKAGED_SMOKE = """
 import json, sys
 import app
@@ -290,18 +287,6 @@ print(json.dumps({
     "paths": [m.__file__ for m in (app, botocore)],
 }))
 """
-
-
-def runtime_sdk(version: str) -> Path:
-    """boto3/botocore at `version` in a directory of their own, installed once."""
-    target = ROOT / "build" / f"lambda-sdk-{version}"
-    if not (target / "botocore").is_dir():
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-             "--target", str(target), f"boto3=={version}", f"botocore=={version}"],
-            check=True,
-        )  # fmt: skip
-    return target
 
 
 @pytest.mark.parametrize("version", RUNTIME_SDK_RANGE)
