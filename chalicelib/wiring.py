@@ -85,8 +85,9 @@ def tag_index() -> TagIndex:
 def webhook_repo() -> WebhookRepository:
     from chalicelib.adapters.webhooks import PynamoWebhookRepository
 
-    bind_models()
-    return PynamoWebhookRepository(dynamodb_connection())
+    return PynamoWebhookRepository(
+        dynamodb_client(), settings().table_name, connection=dynamodb_connection, bind_models=bind_models
+    )
 
 
 @cache
@@ -112,7 +113,14 @@ def delivery_queue() -> DeliveryQueue:
     from chalicelib.adapters.sqs import SqsDeliveryQueue
 
     w = settings().webhooks
-    return SqsDeliveryQueue(_client("sqs"), w.delivery_queue(), w.failure_queue())
+    return SqsDeliveryQueue(sqs_client, w.delivery_queue(), w.failure_queue())
+
+
+@cache
+def sqs_client() -> Any:
+    """The SQS client of the delivery queues: made on the first message sent, not before (a
+    delivery that succeeds sends none)."""
+    return _client("sqs")
 
 
 @cache

@@ -18,18 +18,18 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from chalicelib.adapters import keys
+from chalicelib.adapters import webhook_items as codec
 from chalicelib.adapters.dynamo import TRANSACTION_THROTTLED, error_code, storage_errors
-from chalicelib.adapters.models import DeliveryModel, WebhookCounterModel, WebhookModel
+from chalicelib.adapters.items import number, text
 from chalicelib.errors import ServiceUnavailable, TooManyWebhooks, WebhookNotFound
 from chalicelib.ports import (
-    AttemptRecord,
     DeliveryPage,
     DeliveryRecord,
     WebhookEndpoint,
@@ -40,8 +40,10 @@ from chalicelib.ports import (
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
 
-_attempts_encoder = msgspec.json.Encoder()
-_attempts_decoder = msgspec.json.Decoder(tuple[AttemptRecord, ...])
+    from chalicelib.adapters.models import DeliveryModel, WebhookModel
+
+# As PynamoDB asks on every call it makes: what each request cost (make bench counts it).
+_CAPACITY = "TOTAL"
 
 
 def _endpoint(item: WebhookModel) -> WebhookEndpoint:
@@ -74,7 +76,7 @@ def _delivery(item: DeliveryModel) -> DeliveryRecord:
         event_time=item.event_time,
         created_at=item.created_at,
         state=item.state,
-        attempts=_attempts_decoder.decode(item.attempts) if item.attempts else (),
+        attempts=codec.attempts_decoder.decode(item.attempts) if item.attempts else (),
         next_attempt_at=item.next_attempt_at,
         failure_reason=item.failure_reason,
         payload=item.payload,
@@ -92,10 +94,48 @@ def _transaction_refused(exc: Exception) -> list[Any]:
 
 
 class PynamoWebhookRepository(WebhookRepository):
-    """Webhook endpoints and deliveries in the people table."""
+    """Webhook endpoints and deliveries in the people table.
 
-    def __init__(self, connection: Connection) -> None:
+    What the webhook handlers do (the fan-out's queries and delivery put, the deliverer's reads
+    and its attempt's update) are plain items (`webhook_items.py`) on `client`, the process's
+    botocore DynamoDB client. The API's endpoint writes and listings use the PynamoDB models:
+    `bind_models` points them at the stage's table and `connection` returns PynamoDB's
+    low-level `Connection` for the add and delete transactions; both are called, and PynamoDB
+    imported, only by the paths that need them.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        connection: Callable[[], Connection],
+        bind_models: Callable[[], None],
+    ) -> None:
+        self._client = client
+        self._table = table
         self._connection = connection
+        self._bind_models = bind_models
+
+    def _query(
+        self, condition: str, names: dict[str, str], values: dict[str, Any], **params: Any
+    ) -> list[Any]:
+        """Every item a Query finds, page after page."""
+        found: list[Any] = []
+        while True:
+            with storage_errors():
+                answer = self._client.query(
+                    TableName=self._table,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnConsumedCapacity=_CAPACITY,
+                    **params,
+                )
+            found += answer["Items"]
+            if "LastEvaluatedKey" not in answer:
+                return found
+            params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
     # -- endpoints ------------------------------------------------------------------------
 
@@ -103,26 +143,24 @@ class PynamoWebhookRepository(WebhookRepository):
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
-        item = WebhookModel(
-            keys.owner_pk(endpoint.owner),
-            keys.webhook_sk(endpoint.id),
-            id=endpoint.id,
-            owner=endpoint.owner,
-            list_owner=keys.SCOPE_ALL_LISTING if endpoint.scope == "all" else None,
-            url=endpoint.url,
-            description=endpoint.description or None,
-            events=list(endpoint.events) if endpoint.events is not None else None,
-            scope=endpoint.scope,
-            enabled=endpoint.enabled,
-            secret=endpoint.secret,
-            created_at=endpoint.created_at,
-            updated_at=endpoint.updated_at,
+        from chalicelib.adapters.models import WebhookCounterModel, WebhookModel
+
+        self._bind_models()
+        # A new endpoint has no health or previous secret yet, whatever `endpoint` carries.
+        fresh = msgspec.structs.replace(
+            endpoint,
+            previous_secret=None,
+            previous_secret_expires_at=None,
+            failing_since=None,
+            disabled_at=None,
+            disabled_reason=None,
         )
+        item = WebhookModel.from_raw_data(codec.endpoint_item(fresh))
         counter = WebhookCounterModel(keys.owner_pk(endpoint.owner), keys.WEBHOOK_COUNTER_SK)
         c = WebhookCounterModel.endpoints
         with storage_errors():
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with TransactWrite(connection=self._connection()) as transaction:
                     transaction.update(
                         counter, actions=[c.add(1)], condition=c.does_not_exist() | (c < limit)
                     )
@@ -140,16 +178,18 @@ class PynamoWebhookRepository(WebhookRepository):
 
     def get(self, owner: str, endpoint_id: str) -> WebhookEndpoint | None:
         with storage_errors():
-            try:
-                item = WebhookModel.get(
-                    keys.owner_pk(owner), keys.webhook_sk(endpoint_id), consistent_read=True
-                )
-            except WebhookModel.DoesNotExist:
-                return None
-        return _endpoint(item)
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=codec.endpoint_key(owner, endpoint_id),
+                ConsistentRead=True,
+                ReturnConsumedCapacity=_CAPACITY,
+            ).get("Item")
+        return None if found is None else codec.endpoint_of(found)
 
     def page(self, owner: str, *, limit: int, after: str | None) -> WebhookPage:
-        m = WebhookModel
+        from chalicelib.adapters.models import WebhookModel as m
+
+        self._bind_models()
         start = keys.webhook_sk(after + "\x00") if after is not None else keys.WEBHOOK_PREFIX
         condition = m.sk.between(start, keys.WEBHOOK_PREFIX + "\U0010ffff")
         with storage_errors():
@@ -166,6 +206,9 @@ class PynamoWebhookRepository(WebhookRepository):
     def _update(self, owner: str, endpoint_id: str, actions: list[Any]) -> WebhookEndpoint:
         from pynamodb.exceptions import UpdateError
 
+        from chalicelib.adapters.models import WebhookModel
+
+        self._bind_models()
         item = WebhookModel(keys.owner_pk(owner), keys.webhook_sk(endpoint_id))
         with storage_errors():
             try:
@@ -179,7 +222,8 @@ class PynamoWebhookRepository(WebhookRepository):
     def update(
         self, owner: str, endpoint_id: str, changes: Mapping[str, Any], *, at: datetime
     ) -> WebhookEndpoint:
-        m = WebhookModel
+        from chalicelib.adapters.models import WebhookModel as m
+
         actions: list[Any] = [m.updated_at.set(at)]
         for name, value in changes.items():
             attribute = getattr(m, name)
@@ -196,7 +240,8 @@ class PynamoWebhookRepository(WebhookRepository):
     def rotate(
         self, owner: str, endpoint_id: str, sealed: str, *, previous_expires_at: datetime, at: datetime
     ) -> WebhookEndpoint:
-        m = WebhookModel
+        from chalicelib.adapters.models import WebhookModel as m
+
         # SET previous_secret = secret copies the stored ciphertext within the one UpdateItem.
         actions = [
             m.previous_secret.set(m.secret),
@@ -210,11 +255,14 @@ class PynamoWebhookRepository(WebhookRepository):
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
+        from chalicelib.adapters.models import WebhookCounterModel, WebhookModel
+
+        self._bind_models()
         item = WebhookModel(keys.owner_pk(owner), keys.webhook_sk(endpoint_id))
         counter = WebhookCounterModel(keys.owner_pk(owner), keys.WEBHOOK_COUNTER_SK)
         with storage_errors():
             try:
-                with TransactWrite(connection=self._connection) as transaction:
+                with TransactWrite(connection=self._connection()) as transaction:
                     transaction.delete(item, condition=WebhookModel.pk.exists())
                     transaction.update(counter, actions=[WebhookCounterModel.endpoints.add(-1)])
             except TransactWriteError as exc:
@@ -224,15 +272,21 @@ class PynamoWebhookRepository(WebhookRepository):
                 raise
 
     def owned_by(self, owner: str) -> list[WebhookEndpoint]:
-        with storage_errors():
-            found = WebhookModel.query(
-                keys.owner_pk(owner), range_key_condition=WebhookModel.sk.startswith(keys.WEBHOOK_PREFIX)
-            )
-            return [_endpoint(item) for item in found]
+        found = self._query(
+            "#pk = :pk AND begins_with(#sk, :sk)",
+            {"#pk": "pk", "#sk": "sk"},
+            {":pk": text(keys.owner_pk(owner)), ":sk": text(keys.WEBHOOK_PREFIX)},
+        )
+        return [codec.endpoint_of(item) for item in found]
 
     def scope_all(self) -> list[WebhookEndpoint]:
-        with storage_errors():
-            return [_endpoint(item) for item in WebhookModel.scope_all.query(keys.SCOPE_ALL_LISTING)]
+        found = self._query(
+            "#h = :h",
+            {"#h": "list_owner"},
+            {":h": text(keys.SCOPE_ALL_LISTING)},
+            IndexName="by-owner",
+        )
+        return [codec.endpoint_of(item) for item in found]
 
     def set_health(
         self,
@@ -243,7 +297,8 @@ class PynamoWebhookRepository(WebhookRepository):
         disabled_at: datetime | None,
         disabled_reason: str | None,
     ) -> None:
-        m = WebhookModel
+        from chalicelib.adapters.models import WebhookModel as m
+
         actions: list[Any] = [
             m.failing_since.remove() if failing_since is None else m.failing_since.set(failing_since),
             m.disabled_reason.remove() if disabled_reason is None else m.disabled_reason.set(disabled_reason),
@@ -258,29 +313,18 @@ class PynamoWebhookRepository(WebhookRepository):
     # -- deliveries -----------------------------------------------------------------------
 
     def add_delivery(self, delivery: DeliveryRecord, *, expires_at: datetime) -> bool:
-        from pynamodb.exceptions import PutError
+        from botocore.exceptions import ClientError
 
-        item = DeliveryModel(
-            keys.deliveries_pk(delivery.endpoint_id),
-            keys.delivery_sk(delivery.key),
-            id=delivery.id,
-            endpoint_id=delivery.endpoint_id,
-            owner=delivery.owner,
-            event_id=delivery.event_id,
-            event_type=delivery.event_type,
-            event_time=delivery.event_time,
-            created_at=delivery.created_at,
-            state=delivery.state,
-            attempts=None,
-            attempt_count=len(delivery.attempts),
-            next_attempt_at=delivery.next_attempt_at,
-            payload=delivery.payload,
-            expires_at=expires_at,
-        )
         with storage_errors():
             try:
-                item.save(condition=DeliveryModel.pk.does_not_exist())
-            except PutError as exc:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=codec.delivery_item(delivery, expires_at=expires_at),
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": "pk"},
+                    ReturnConsumedCapacity=_CAPACITY,
+                )
+            except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 return False
@@ -288,44 +332,67 @@ class PynamoWebhookRepository(WebhookRepository):
 
     def get_delivery(self, endpoint_id: str, key: str) -> DeliveryRecord | None:
         with storage_errors():
-            try:
-                item = DeliveryModel.get(
-                    keys.deliveries_pk(endpoint_id), keys.delivery_sk(key), consistent_read=True
-                )
-            except DeliveryModel.DoesNotExist:
-                return None
-        return _delivery(item)
+            found = self._client.get_item(
+                TableName=self._table,
+                Key=codec.delivery_key(endpoint_id, key),
+                ConsistentRead=True,
+                ReturnConsumedCapacity=_CAPACITY,
+            ).get("Item")
+        return None if found is None else codec.delivery_of(found)
 
     def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
-        from pynamodb.exceptions import UpdateError
+        from botocore.exceptions import ClientError
 
-        m = DeliveryModel
-        made = len(delivery.attempts)
-        item = DeliveryModel(keys.deliveries_pk(delivery.endpoint_id), keys.delivery_sk(delivery.key))
-        actions: list[Any] = [
-            m.state.set(delivery.state),
-            m.attempts.set(_attempts_encoder.encode(delivery.attempts).decode()),
-            m.attempt_count.set(made),
-            m.next_attempt_at.remove()
-            if delivery.next_attempt_at is None
-            else m.next_attempt_at.set(delivery.next_attempt_at),
-            m.failure_reason.remove()
-            if delivery.failure_reason is None
-            else m.failure_reason.set(delivery.failure_reason),
-        ]
-        # The attempt count before this one: a second copy of the message finds it moved on.
-        condition = m.pk.exists() & (m.attempt_count == attempts_before) & (m.state == "pending")
+        names = {
+            "#pk": "pk",
+            "#state": "state",
+            "#attempts": "attempts",
+            "#count": "attempt_count",
+            "#next": "next_attempt_at",
+            "#reason": "failure_reason",
+        }
+        values: dict[str, Any] = {
+            ":state": text(delivery.state),
+            ":attempts": text(codec.attempts_text(delivery.attempts)),
+            ":count": number(len(delivery.attempts)),
+            # The attempt count before this one: a second copy of the message finds it moved on.
+            ":before": number(attempts_before),
+            ":pending": text("pending"),
+        }
+        sets = ["#state = :state", "#attempts = :attempts", "#count = :count"]
+        removes = []
+        if delivery.next_attempt_at is None:
+            removes.append("#next")
+        else:
+            sets.append("#next = :next")
+            values[":next"] = text(codec.utc_text(delivery.next_attempt_at))
+        if delivery.failure_reason is None:
+            removes.append("#reason")
+        else:
+            sets.append("#reason = :reason")
+            values[":reason"] = text(delivery.failure_reason)
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         with storage_errors():
             try:
-                item.update(actions=actions, condition=condition)
-            except UpdateError as exc:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=codec.delivery_key(delivery.endpoint_id, delivery.key),
+                    UpdateExpression=update,
+                    ConditionExpression="attribute_exists(#pk) AND #count = :before AND #state = :pending",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                    ReturnConsumedCapacity=_CAPACITY,
+                )
+            except ClientError as exc:
                 if error_code(exc) != "ConditionalCheckFailedException":
                     raise
                 return False
         return True
 
     def deliveries(self, endpoint_id: str, *, limit: int, after: str | None) -> DeliveryPage:
-        m = DeliveryModel
+        from chalicelib.adapters.models import DeliveryModel as m
+
+        self._bind_models()
         end = keys.delivery_sk(after) if after is not None else keys.DELIVERY_PREFIX + "\U0010ffff"
         # `between` is inclusive: the item at `after` was the previous page's last; skip it below.
         condition = m.sk.between(keys.DELIVERY_PREFIX, end)

@@ -1,5 +1,5 @@
-"""What a cold start loads: the timed paths (get, create, list, the stream and SNS handlers) never
-import PynamoDB (bench/RESULTS.md: a tenth of a cold start)."""
+"""What a cold start loads: the timed paths (get, create, list, the stream and SNS handlers, the
+webhook fan-out and deliverer) never import PynamoDB (bench/RESULTS.md: a tenth of a cold start)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 from devstack import ROOT
 
@@ -45,3 +47,34 @@ def test_the_timed_paths_load_no_pynamodb() -> None:
     assert seen["statuses"] == [200, 201, 200] and seen["batch"] == {"batchItemFailures": []}
     loaded = set(seen["modules"])
     assert not {name for name in loaded if name.split(".")[0] == "pynamodb"}
+
+
+# The benchmark's own cold start of a webhook handler (bench/cold_child.py: canned DynamoDB, SQS
+# and KMS answers, and for the deliverer a receiver on loopback), then the modules it loaded.
+WEBHOOK_SCRIPT = """
+import json, sys
+from bench import cold_child
+cold_child.main(sys.argv[1])
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("target", ["webhook_fan_out", "webhook_deliver"])
+def test_the_webhook_handlers_load_no_pynamodb(target: str) -> None:
+    from bench import canned
+
+    base = {k: os.environ[k] for k in ("PATH", "HOME", "SYSTEMROOT") if k in os.environ}
+    env = {**base, **canned.lambda_environment(), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", WEBHOOK_SCRIPT, target],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    *_, measured, modules = result.stdout.splitlines()
+    assert json.loads(measured)["status"] == 200, result.stderr  # it did the whole work
+    assert not {name for name in json.loads(modules) if name.split(".")[0] == "pynamodb"}
