@@ -347,6 +347,12 @@ handler's history entry read and write plain attribute maps (`chalicelib/adapter
 checked against the models by `tests/unit/test_items.py`) on one botocore client; none of \
 them imports PynamoDB (`tests/unit/test_cold_imports.py`). A page of 50 went from 1.45 to \
 about 1.0 × the floor, whose own response is the raw Items.
+- *The webhook handlers* (first measured this round, at about 1.5 × their floors) went through \
+PynamoDB models too, and each model class makes its own botocore session and client on first \
+use (about 50 ms of a cold start each: a fresh session loads the service model again). Cut: \
+the fan-out's and the deliverer's reads and writes are plain items on the one client \
+(`chalicelib/adapters/webhook_items.py`, checked by `tests/unit/test_webhook_items.py`), and the \
+deliverer makes its SQS client only when it sends a message.
 - *botocore's parameter validation* walked every attribute of every request, a fifth of a \
 create's time under cProfile. Every request is built by our code and the service validates it \
 again, so the app's clients are made with `parameter_validation=False` (`chalicelib/wiring.py`).
