@@ -1,15 +1,16 @@
-"""DynamoDB errors in domain terms, and the one conditional write PynamoDB cannot express.
+"""DynamoDB errors in domain terms, and the requests the repositories share on the one client.
 
 PynamoDB has no ReturnValuesOnConditionCheckFailure on single-item writes, and its errors drop
 the item DynamoDB returns with a failed condition; that item lets one request tell 404 from 412.
-So conditional updates are one small botocore UpdateItem beside the model, on the client of a
-PynamoDB `Connection` (its public low-level API), with the expressions PynamoDB builds.
+So conditional updates are one small botocore UpdateItem beside the model, on the process's
+botocore client, with the expressions PynamoDB builds. Reads and conditional writes of plain
+items (`items.py`) go through `get_item` and `condition_held`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -18,6 +19,8 @@ from chalicelib.errors import ServiceUnavailable
 THROTTLED: Final = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"}
 )
+# Every request asks what it cost, as PynamoDB does on every call it makes (make bench counts it).
+CAPACITY: Final = "TOTAL"
 # A transaction reports these per item in its CancellationReasons.
 TRANSACTION_THROTTLED: Final = frozenset(
     {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
@@ -95,7 +98,7 @@ def conditional_update(
         "ReturnValues": "ALL_NEW",
         # Free on DynamoDB's side: a failed condition returns the item as it was.
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        "ReturnConsumedCapacity": "TOTAL",  # as PynamoDB asks on every call it makes
+        "ReturnConsumedCapacity": CAPACITY,
     }
     params["ExpressionAttributeNames"] = {placeholder: name for name, placeholder in names.items()}
     if values:
@@ -108,3 +111,26 @@ def conditional_update(
                 raise
             raise ConditionFailed(exc.response.get("Item")) from None
     return attributes
+
+
+def get_item(client: Any, table: str, key: dict[str, Any], **params: Any) -> dict[str, Any] | None:
+    """One strongly consistent GetItem: the item, or None when there is none."""
+    with storage_errors():
+        found: dict[str, Any] | None = client.get_item(
+            TableName=table, Key=key, ConsistentRead=True, ReturnConsumedCapacity=CAPACITY, **params
+        ).get("Item")
+    return found
+
+
+def condition_held(send: Callable[..., Any], **params: Any) -> bool:
+    """One conditional write (`send` is the client's put_item, update_item or delete_item):
+    False when its condition did not hold; any other error raises."""
+    from botocore.exceptions import ClientError
+
+    try:
+        send(ReturnConsumedCapacity=CAPACITY, **params)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

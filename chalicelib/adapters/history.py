@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from chalicelib.adapters import items, keys
-from chalicelib.adapters.dynamo import error_code, storage_errors
+from chalicelib.adapters.dynamo import condition_held, get_item, storage_errors
 from chalicelib.domain import Person
 from chalicelib.ports import Change, HistoryEntry, HistoryPage, HistoryRepository
 
@@ -75,33 +75,26 @@ class PynamoHistoryRepository(HistoryRepository):
         self._bind_models = bind_models
 
     def record(self, change: Change, *, expires_at: datetime) -> bool:
-        from botocore.exceptions import ClientError
-
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=history_item(change, expires_at=expires_at),
-                ConditionExpression="attribute_not_exists(sk)",
-                ReturnConsumedCapacity="TOTAL",
-            )
-        except ClientError as exc:  # anything else raises: Lambda retries the delivery
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
+        # Anything but a failed condition raises: Lambda retries the delivery.
+        recorded = condition_held(
+            self._client.put_item,
+            TableName=self._table,
+            Item=history_item(change, expires_at=expires_at),
+            ConditionExpression="attribute_not_exists(sk)",
+        )
+        if not recorded:
             # Versions only advance through conditional writes, so one version is one change.
             log.info("history of %s already holds version %d", change.person_id, change.version)
-            return False
-        return True
+        return recorded
 
     def owner_of(self, person_id: str) -> str | None:
-        with storage_errors():
-            found = self._client.get_item(
-                TableName=self._table,
-                Key=items.person_key(person_id),
-                ConsistentRead=True,
-                ProjectionExpression="#o",
-                ExpressionAttributeNames={"#o": "owner"},
-                ReturnConsumedCapacity="TOTAL",
-            ).get("Item")
+        found = get_item(
+            self._client,
+            self._table,
+            items.person_key(person_id),
+            ProjectionExpression="#o",
+            ExpressionAttributeNames={"#o": "owner"},
+        )
         return None if found is None else items.text_of(found, "owner")
 
     def page(self, person_id: str, *, limit: int, before: int | None) -> HistoryPage:

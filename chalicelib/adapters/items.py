@@ -39,7 +39,7 @@ def number(value: int) -> dict[str, str]:
 def text_of(raw: RawItem, name: str) -> str | None:
     """A string attribute, or None when it is absent (or a NULL)."""
     value = raw.get(name)
-    return None if value is None or "NULL" in value else str(value["S"])
+    return None if not value or "NULL" in value else str(value["S"])
 
 
 def person_key(person_id: str) -> Item:

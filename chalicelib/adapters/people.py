@@ -16,10 +16,12 @@ import msgspec
 
 from chalicelib.adapters import items, keys
 from chalicelib.adapters.dynamo import (
+    CAPACITY,
     TRANSACTION_THROTTLED,
     ConditionFailed,
     conditional_update,
     error_code,
+    get_item,
     storage_errors,
 )
 from chalicelib.domain import Person
@@ -38,8 +40,6 @@ if TYPE_CHECKING:
 
 _person_json = msgspec.json.Encoder()
 _person_decoder = msgspec.json.Decoder(Person)
-# As PynamoDB asks on every call it makes: what each request cost (make bench counts it).
-_CAPACITY = "TOTAL"
 
 
 class PynamoPeopleRepository(PeopleRepository):
@@ -73,7 +73,7 @@ class PynamoPeopleRepository(PeopleRepository):
                 TableName=self._table,
                 Item=items.person_item(person, actor=actor),
                 ConditionExpression="attribute_not_exists(pk)",
-                ReturnConsumedCapacity=_CAPACITY,
+                ReturnConsumedCapacity=CAPACITY,
             )
 
     def add_once(self, person: Person, *, actor: str, key: IdempotencyKey) -> Created:
@@ -133,13 +133,7 @@ class PynamoPeopleRepository(PeopleRepository):
         return Created(person=_person_decoder.decode(raw["response"]["S"]), replayed=True)
 
     def get(self, person_id: str) -> Person | None:
-        with storage_errors():
-            found = self._client.get_item(
-                TableName=self._table,
-                Key=items.person_key(person_id),
-                ConsistentRead=True,
-                ReturnConsumedCapacity=_CAPACITY,
-            ).get("Item")
+        found = get_item(self._client, self._table, items.person_key(person_id))
         return None if found is None or items.is_deleted(found) else items.person_of(found)
 
     def _query(
@@ -165,7 +159,7 @@ class PynamoPeopleRepository(PeopleRepository):
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 Limit=limit,
-                ReturnConsumedCapacity=_CAPACITY,
+                ReturnConsumedCapacity=CAPACITY,
                 **params,
             )["Items"]
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.adapters import items, keys
-from chalicelib.adapters.dynamo import error_code, storage_errors
+from chalicelib.adapters.dynamo import condition_held, storage_errors
 from chalicelib.domain import Person
 from chalicelib.ports import TagIndex
 
@@ -40,18 +40,7 @@ class PynamoTagIndex(TagIndex):
 
     def _conditional(self, request: Any, **params: Any) -> bool:
         """One conditional write; False when its condition did not hold."""
-        from botocore.exceptions import ClientError
-
         with storage_errors():
-            try:
-                request(
-                    TableName=self._table,
-                    ExpressionAttributeNames={"#v": "version"},
-                    ReturnConsumedCapacity="TOTAL",
-                    **params,
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                return False
-        return True
+            return condition_held(
+                request, TableName=self._table, ExpressionAttributeNames={"#v": "version"}, **params
+            )

@@ -21,13 +21,13 @@ from typing import Any, Final
 import msgspec
 
 from chalicelib.adapters import keys
-from chalicelib.adapters.items import Item, RawItem, number, text
+from chalicelib.adapters.items import Item, RawItem, number, text, text_of
 from chalicelib.ports import AttemptRecord, DeliveryRecord, WebhookEndpoint
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND: Final = timedelta(seconds=1)
 _attempts_encoder = msgspec.json.Encoder()
-attempts_decoder = msgspec.json.Decoder(tuple[AttemptRecord, ...])
+_attempts_decoder = msgspec.json.Decoder(tuple[AttemptRecord, ...])
 
 
 # --- attribute values ------------------------------------------------------------------------
@@ -78,11 +78,6 @@ def _present(raw: RawItem, name: str) -> Any:
     """The attribute value map of `name`, or None when absent or NULL (as PynamoDB reads)."""
     value = raw.get(name)
     return None if not value or "NULL" in value else value
-
-
-def _text(raw: RawItem, name: str) -> str | None:
-    value = _present(raw, name)
-    return None if value is None else str(value["S"])
 
 
 def _time(raw: RawItem, name: str) -> datetime | None:
@@ -141,18 +136,18 @@ def endpoint_of(raw: RawItem) -> WebhookEndpoint:
         id=raw["id"]["S"],
         owner=raw["owner"]["S"],
         url=raw["url"]["S"],
-        description=_text(raw, "description") or "",
+        description=text_of(raw, "description") or "",
         events=tuple(str(e["S"]) for e in events["L"]) if events is not None else None,
         scope=raw["scope"]["S"],
         enabled=enabled is not None and bool(enabled["BOOL"]),
         secret=raw["secret"]["S"],
-        previous_secret=_text(raw, "previous_secret"),
+        previous_secret=text_of(raw, "previous_secret"),
         previous_secret_expires_at=_time(raw, "previous_secret_expires_at"),
         created_at=parse_utc(raw["created_at"]["S"]),
         updated_at=parse_utc(raw["updated_at"]["S"]),
         failing_since=_time(raw, "failing_since"),
         disabled_at=_time(raw, "disabled_at"),
-        disabled_reason=_text(raw, "disabled_reason"),
+        disabled_reason=text_of(raw, "disabled_reason"),
     )
 
 
@@ -191,7 +186,7 @@ def attempts_text(attempts: tuple[AttemptRecord, ...]) -> str:
 
 def delivery_of(raw: RawItem) -> DeliveryRecord:
     """The delivery of a delivery item the table returned (KeyError when it is not one)."""
-    attempts = _text(raw, "attempts")
+    attempts = text_of(raw, "attempts")
     return DeliveryRecord(
         id=raw["id"]["S"],
         endpoint_id=raw["endpoint_id"]["S"],
@@ -201,8 +196,8 @@ def delivery_of(raw: RawItem) -> DeliveryRecord:
         event_time=raw["event_time"]["S"],
         created_at=parse_utc(raw["created_at"]["S"]),
         state=raw["state"]["S"],
-        attempts=attempts_decoder.decode(attempts) if attempts else (),
+        attempts=_attempts_decoder.decode(attempts) if attempts else (),
         next_attempt_at=_time(raw, "next_attempt_at"),
-        failure_reason=_text(raw, "failure_reason"),
+        failure_reason=text_of(raw, "failure_reason"),
         payload=raw["payload"]["S"],
     )

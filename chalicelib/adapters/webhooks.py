@@ -26,7 +26,16 @@ import msgspec
 
 from chalicelib.adapters import keys
 from chalicelib.adapters import webhook_items as codec
-from chalicelib.adapters.dynamo import TRANSACTION_THROTTLED, error_code, storage_errors
+from chalicelib.adapters.dynamo import (
+    CAPACITY,
+    TRANSACTION_THROTTLED,
+    ConditionFailed,
+    condition_held,
+    conditional_update,
+    error_code,
+    get_item,
+    storage_errors,
+)
 from chalicelib.adapters.items import number, text
 from chalicelib.errors import ServiceUnavailable, TooManyWebhooks, WebhookNotFound
 from chalicelib.ports import (
@@ -39,48 +48,6 @@ from chalicelib.ports import (
 
 if TYPE_CHECKING:
     from pynamodb.connection import Connection
-
-    from chalicelib.adapters.models import DeliveryModel, WebhookModel
-
-# As PynamoDB asks on every call it makes: what each request cost (make bench counts it).
-_CAPACITY = "TOTAL"
-
-
-def _endpoint(item: WebhookModel) -> WebhookEndpoint:
-    return WebhookEndpoint(
-        id=item.id,
-        owner=item.owner,
-        url=item.url,
-        description=item.description or "",
-        events=tuple(str(e) for e in item.events) if item.events is not None else None,
-        scope=item.scope,
-        enabled=bool(item.enabled),
-        secret=item.secret,
-        previous_secret=item.previous_secret,
-        previous_secret_expires_at=item.previous_secret_expires_at,
-        created_at=item.created_at,
-        updated_at=item.updated_at,
-        failing_since=item.failing_since,
-        disabled_at=item.disabled_at,
-        disabled_reason=item.disabled_reason,
-    )
-
-
-def _delivery(item: DeliveryModel) -> DeliveryRecord:
-    return DeliveryRecord(
-        id=item.id,
-        endpoint_id=item.endpoint_id,
-        owner=item.owner,
-        event_id=item.event_id,
-        event_type=item.event_type,
-        event_time=item.event_time,
-        created_at=item.created_at,
-        state=item.state,
-        attempts=codec.attempts_decoder.decode(item.attempts) if item.attempts else (),
-        next_attempt_at=item.next_attempt_at,
-        failure_reason=item.failure_reason,
-        payload=item.payload,
-    )
 
 
 def _transaction_refused(exc: Exception) -> list[Any]:
@@ -96,12 +63,11 @@ def _transaction_refused(exc: Exception) -> list[Any]:
 class PynamoWebhookRepository(WebhookRepository):
     """Webhook endpoints and deliveries in the people table.
 
-    What the webhook handlers do (the fan-out's queries and delivery put, the deliverer's reads
-    and its attempt's update) are plain items (`webhook_items.py`) on `client`, the process's
-    botocore DynamoDB client. The API's endpoint writes and listings use the PynamoDB models:
-    `bind_models` points them at the stage's table and `connection` returns PynamoDB's
-    low-level `Connection` for the add and delete transactions; both are called, and PynamoDB
-    imported, only by the paths that need them.
+    Reads, queries and single-item writes are plain items (`webhook_items.py`) on `client`, the
+    process's botocore DynamoDB client; updates of an endpoint use the expressions PynamoDB
+    builds. The add and delete transactions use the PynamoDB models: `bind_models` points them
+    at the stage's table and `connection` returns PynamoDB's low-level `Connection`; both are
+    called, and PynamoDB imported, only by the paths that need them.
     """
 
     def __init__(
@@ -118,22 +84,30 @@ class PynamoWebhookRepository(WebhookRepository):
         self._bind_models = bind_models
 
     def _query(
-        self, condition: str, names: dict[str, str], values: dict[str, Any], **params: Any
+        self,
+        condition: str,
+        names: dict[str, str],
+        values: dict[str, Any],
+        *,
+        limit: int | None = None,
+        **params: Any,
     ) -> list[Any]:
-        """Every item a Query finds, page after page."""
+        """The items a Query finds, page after page: all of them, or the first `limit`."""
         found: list[Any] = []
         while True:
+            if limit is not None:
+                params["Limit"] = limit - len(found)
             with storage_errors():
                 answer = self._client.query(
                     TableName=self._table,
                     KeyConditionExpression=condition,
                     ExpressionAttributeNames=names,
                     ExpressionAttributeValues=values,
-                    ReturnConsumedCapacity=_CAPACITY,
+                    ReturnConsumedCapacity=CAPACITY,
                     **params,
                 )
             found += answer["Items"]
-            if "LastEvaluatedKey" not in answer:
+            if "LastEvaluatedKey" not in answer or (limit is not None and len(found) >= limit):
                 return found
             params["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
@@ -177,47 +151,33 @@ class PynamoWebhookRepository(WebhookRepository):
                 raise
 
     def get(self, owner: str, endpoint_id: str) -> WebhookEndpoint | None:
-        with storage_errors():
-            found = self._client.get_item(
-                TableName=self._table,
-                Key=codec.endpoint_key(owner, endpoint_id),
-                ConsistentRead=True,
-                ReturnConsumedCapacity=_CAPACITY,
-            ).get("Item")
+        found = get_item(self._client, self._table, codec.endpoint_key(owner, endpoint_id))
         return None if found is None else codec.endpoint_of(found)
 
     def page(self, owner: str, *, limit: int, after: str | None) -> WebhookPage:
-        from chalicelib.adapters.models import WebhookModel as m
-
-        self._bind_models()
         start = keys.webhook_sk(after + "\x00") if after is not None else keys.WEBHOOK_PREFIX
-        condition = m.sk.between(start, keys.WEBHOOK_PREFIX + "\U0010ffff")
-        with storage_errors():
-            found = list(
-                m.query(
-                    keys.owner_pk(owner),
-                    range_key_condition=condition,
-                    limit=limit + 1,
-                    page_size=limit + 1,
-                )
-            )
-        return WebhookPage(items=[_endpoint(i) for i in found[:limit]], more=len(found) > limit)
+        found = self._query(
+            "#pk = :pk AND #sk BETWEEN :start AND :end",
+            {"#pk": "pk", "#sk": "sk"},
+            {
+                ":pk": text(keys.owner_pk(owner)),
+                ":start": text(start),
+                ":end": text(keys.WEBHOOK_PREFIX + "\U0010ffff"),
+            },
+            limit=limit + 1,
+        )
+        return WebhookPage(items=[codec.endpoint_of(i) for i in found[:limit]], more=len(found) > limit)
 
     def _update(self, owner: str, endpoint_id: str, actions: list[Any]) -> WebhookEndpoint:
-        from pynamodb.exceptions import UpdateError
-
+        """One UpdateItem of PynamoDB `actions` on an endpoint that exists; the endpoint after it."""
         from chalicelib.adapters.models import WebhookModel
 
-        self._bind_models()
-        item = WebhookModel(keys.owner_pk(owner), keys.webhook_sk(endpoint_id))
-        with storage_errors():
-            try:
-                item.update(actions=actions, condition=WebhookModel.pk.exists())
-            except UpdateError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                raise WebhookNotFound(f"no webhook with id {endpoint_id!r}") from None
-        return _endpoint(item)
+        key = codec.endpoint_key(owner, endpoint_id)
+        try:
+            raw = conditional_update(self._client, self._table, key, actions, WebhookModel.pk.exists())
+        except ConditionFailed:
+            raise WebhookNotFound(f"no webhook with id {endpoint_id!r}") from None
+        return codec.endpoint_of(raw)
 
     def update(
         self, owner: str, endpoint_id: str, changes: Mapping[str, Any], *, at: datetime
@@ -313,36 +273,20 @@ class PynamoWebhookRepository(WebhookRepository):
     # -- deliveries -----------------------------------------------------------------------
 
     def add_delivery(self, delivery: DeliveryRecord, *, expires_at: datetime) -> bool:
-        from botocore.exceptions import ClientError
-
         with storage_errors():
-            try:
-                self._client.put_item(
-                    TableName=self._table,
-                    Item=codec.delivery_item(delivery, expires_at=expires_at),
-                    ConditionExpression="attribute_not_exists(#pk)",
-                    ExpressionAttributeNames={"#pk": "pk"},
-                    ReturnConsumedCapacity=_CAPACITY,
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                return False
-        return True
+            return condition_held(
+                self._client.put_item,
+                TableName=self._table,
+                Item=codec.delivery_item(delivery, expires_at=expires_at),
+                ConditionExpression="attribute_not_exists(#pk)",
+                ExpressionAttributeNames={"#pk": "pk"},
+            )
 
     def get_delivery(self, endpoint_id: str, key: str) -> DeliveryRecord | None:
-        with storage_errors():
-            found = self._client.get_item(
-                TableName=self._table,
-                Key=codec.delivery_key(endpoint_id, key),
-                ConsistentRead=True,
-                ReturnConsumedCapacity=_CAPACITY,
-            ).get("Item")
+        found = get_item(self._client, self._table, codec.delivery_key(endpoint_id, key))
         return None if found is None else codec.delivery_of(found)
 
     def save_delivery(self, delivery: DeliveryRecord, *, attempts_before: int) -> bool:
-        from botocore.exceptions import ClientError
-
         names = {
             "#pk": "pk",
             "#state": "state",
@@ -373,40 +317,32 @@ class PynamoWebhookRepository(WebhookRepository):
             values[":reason"] = text(delivery.failure_reason)
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         with storage_errors():
-            try:
-                self._client.update_item(
-                    TableName=self._table,
-                    Key=codec.delivery_key(delivery.endpoint_id, delivery.key),
-                    UpdateExpression=update,
-                    ConditionExpression="attribute_exists(#pk) AND #count = :before AND #state = :pending",
-                    ExpressionAttributeNames=names,
-                    ExpressionAttributeValues=values,
-                    ReturnConsumedCapacity=_CAPACITY,
-                )
-            except ClientError as exc:
-                if error_code(exc) != "ConditionalCheckFailedException":
-                    raise
-                return False
-        return True
+            return condition_held(
+                self._client.update_item,
+                TableName=self._table,
+                Key=codec.delivery_key(delivery.endpoint_id, delivery.key),
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(#pk) AND #count = :before AND #state = :pending",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
 
     def deliveries(self, endpoint_id: str, *, limit: int, after: str | None) -> DeliveryPage:
-        from chalicelib.adapters.models import DeliveryModel as m
-
-        self._bind_models()
         end = keys.delivery_sk(after) if after is not None else keys.DELIVERY_PREFIX + "\U0010ffff"
-        # `between` is inclusive: the item at `after` was the previous page's last; skip it below.
-        condition = m.sk.between(keys.DELIVERY_PREFIX, end)
-        wanted = limit + 1 + (after is not None)
-        with storage_errors():
-            found = [
-                item
-                for item in m.query(
-                    keys.deliveries_pk(endpoint_id),
-                    range_key_condition=condition,
-                    scan_index_forward=False,
-                    limit=wanted,
-                    page_size=wanted,
-                )
-                if after is None or item.sk != keys.delivery_sk(after)
-            ]
-        return DeliveryPage(items=[_delivery(i) for i in found[:limit]], more=len(found) > limit)
+        # BETWEEN is inclusive: the item at `after` was the previous page's last; skip it below.
+        found = [
+            item
+            for item in self._query(
+                "#pk = :pk AND #sk BETWEEN :start AND :end",
+                {"#pk": "pk", "#sk": "sk"},
+                {
+                    ":pk": text(keys.deliveries_pk(endpoint_id)),
+                    ":start": text(keys.DELIVERY_PREFIX),
+                    ":end": text(end),
+                },
+                limit=limit + 1 + (after is not None),
+                ScanIndexForward=False,
+            )
+            if after is None or item["sk"]["S"] != keys.delivery_sk(after)
+        ]
+        return DeliveryPage(items=[codec.delivery_of(i) for i in found[:limit]], more=len(found) > limit)

@@ -16,16 +16,16 @@ from devstack import ROOT
 
 def test_the_canned_endpoint_reads_back_through_the_model() -> None:
     from bench import canned
-    from chalicelib.adapters import keys
+    from chalicelib.adapters import keys, webhook_items
     from chalicelib.adapters.models import WebhookModel
-    from chalicelib.adapters.webhooks import _endpoint
 
     item = canned.webhook_item()
     assert (item["pk"]["S"], item["sk"]["S"]) == (
         keys.owner_pk(canned.OWNER),
         keys.webhook_sk(canned.ENDPOINT_ID),
     )
-    endpoint = _endpoint(WebhookModel.from_raw_data(item))
+    assert WebhookModel.from_raw_data(item).id == canned.ENDPOINT_ID
+    endpoint = webhook_items.endpoint_of(item)  # as the app reads it
     assert (endpoint.id, endpoint.owner, endpoint.scope) == (canned.ENDPOINT_ID, canned.OWNER, "own")
     assert endpoint.enabled and endpoint.events is None and endpoint.secret == canned.SEALED_SECRET
     assert canned._SCOPE_ALL.decode() == keys.SCOPE_ALL_LISTING
@@ -34,15 +34,15 @@ def test_the_canned_endpoint_reads_back_through_the_model() -> None:
 def test_the_canned_delivery_is_the_one_the_fan_out_makes_and_is_due() -> None:
     from bench import canned
     from chalicelib import events
-    from chalicelib.adapters import keys
+    from chalicelib.adapters import keys, webhook_items
     from chalicelib.adapters.models import DeliveryModel
-    from chalicelib.adapters.webhooks import _delivery
     from chalicelib.webhooks import fanout, pipeline, retry
 
     event = events.decode(canned.change_message())
     assert fanout.delivery_id(event.id, canned.ENDPOINT_ID) == canned.DELIVERY_ID
     assert event.time == canned.EVENT_TIME
-    delivery = _delivery(DeliveryModel.from_raw_data(canned.delivery_item()))
+    assert DeliveryModel.from_raw_data(canned.delivery_item()).id == canned.DELIVERY_ID
+    delivery = webhook_items.delivery_of(canned.delivery_item())  # as the app reads it
     item = canned.delivery_item()
     assert (item["pk"]["S"], item["sk"]["S"]) == (
         keys.deliveries_pk(canned.ENDPOINT_ID),
@@ -58,7 +58,7 @@ def test_the_canned_delivery_is_the_one_the_fan_out_makes_and_is_due() -> None:
     assert message == pipeline._message_decoder.decode(pipeline.message_for(delivery, attempt=1))
     action = retry.on_message(pipeline._as_retry(delivery), message.attempt, delivery.created_at)
     assert isinstance(action, retry.Deliver)
-    done = _delivery(DeliveryModel.from_raw_data(canned.delivery_item("succeeded", attempts=1)))
+    done = webhook_items.delivery_of(canned.delivery_item("succeeded", attempts=1))
     assert done.state == retry.State.SUCCEEDED
 
 

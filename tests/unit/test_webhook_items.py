@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from chalicelib.adapters import keys
 from chalicelib.adapters import webhook_items as codec
 from chalicelib.adapters.models import DeliveryModel, WebhookModel
-from chalicelib.adapters.webhooks import _delivery, _endpoint
 from chalicelib.ports import AttemptRecord, DeliveryRecord, WebhookEndpoint
 
 texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=30)
@@ -129,6 +128,45 @@ def with_nulls(raw: dict[str, Any], optional_names: tuple[str, ...], nulls: list
     return raw
 
 
+def model_endpoint(item: WebhookModel) -> WebhookEndpoint:
+    """The endpoint of an endpoint item, read through the PynamoDB model."""
+    return WebhookEndpoint(
+        id=item.id,
+        owner=item.owner,
+        url=item.url,
+        description=item.description or "",
+        events=tuple(str(e) for e in item.events) if item.events is not None else None,
+        scope=item.scope,
+        enabled=bool(item.enabled),
+        secret=item.secret,
+        previous_secret=item.previous_secret,
+        previous_secret_expires_at=item.previous_secret_expires_at,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        failing_since=item.failing_since,
+        disabled_at=item.disabled_at,
+        disabled_reason=item.disabled_reason,
+    )
+
+
+def model_delivery(item: DeliveryModel) -> DeliveryRecord:
+    """The delivery of a delivery item, read through the PynamoDB model."""
+    return DeliveryRecord(
+        id=item.id,
+        endpoint_id=item.endpoint_id,
+        owner=item.owner,
+        event_id=item.event_id,
+        event_type=item.event_type,
+        event_time=item.event_time,
+        created_at=item.created_at,
+        state=item.state,
+        attempts=msgspec.json.decode(item.attempts, type=tuple[AttemptRecord, ...]) if item.attempts else (),
+        next_attempt_at=item.next_attempt_at,
+        failure_reason=item.failure_reason,
+        payload=item.payload,
+    )
+
+
 @given(endpoints)
 def test_an_endpoint_item_is_what_the_model_writes(endpoint: WebhookEndpoint) -> None:
     assert codec.endpoint_item(endpoint) == endpoint_model(endpoint).serialize()
@@ -140,7 +178,7 @@ def test_an_endpoint_read_from_an_item_is_what_the_model_reads(
 ) -> None:
     raw = with_nulls(endpoint_model(endpoint).serialize(), _ENDPOINT_OPTIONAL, nulls)
     read = codec.endpoint_of(raw)
-    assert read == _endpoint(WebhookModel.from_raw_data(raw))
+    assert read == model_endpoint(WebhookModel.from_raw_data(raw))
     # The same endpoint, with its times in UTC.
     assert read.created_at == endpoint.created_at.replace(tzinfo=endpoint.created_at.tzinfo or UTC)
 
@@ -157,7 +195,7 @@ def test_a_delivery_read_from_an_item_is_what_the_model_reads(
 ) -> None:
     raw = with_nulls(delivery_model(delivery, expires_at, stored=True).serialize(), _DELIVERY_OPTIONAL, nulls)
     read = codec.delivery_of(raw)
-    assert read == _delivery(DeliveryModel.from_raw_data(raw))
+    assert read == model_delivery(DeliveryModel.from_raw_data(raw))
     assert read.attempts == delivery.attempts and read.failure_reason == delivery.failure_reason
 
 
