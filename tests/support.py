@@ -243,3 +243,25 @@ def runtime_sdk(version: str) -> Path:
             check=True,
         )  # fmt: skip
     return target
+
+
+def assert_people_routes_use_pool(swagger: dict[str, Any], pool_arn: Any) -> None:
+    """Every `/people` method of a Swagger document Chalice made needs the stage's Cognito user
+    pool authorizer; `/health` needs none."""
+    schemes = swagger["securityDefinitions"]
+    people = [
+        (path, method, spec)
+        for path, methods in swagger["paths"].items()
+        if path.startswith("/people")
+        for method, spec in methods.items()
+        if method != "options"
+    ]
+    assert len(people) >= 6
+    for path, method, spec in people:
+        names = [name for requirement in spec.get("security", []) for name in requirement]
+        assert names, f"{method.upper()} {path} has no authorizer"
+        for name in names:
+            authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
+            assert authorizer["type"] == "cognito_user_pools", (path, method)
+            assert authorizer["providerARNs"] == [pool_arn], (path, method)
+    assert "security" not in swagger["paths"]["/health"]["get"]

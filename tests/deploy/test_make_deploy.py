@@ -42,7 +42,7 @@ from tests.deploy.harness import (
     sign_in,
     user_pool,
 )
-from tests.support import RUNTIME_SDK_RANGE, runtime_sdk
+from tests.support import RUNTIME_SDK_RANGE, assert_people_routes_use_pool, runtime_sdk
 
 API_FUNCTION = f"people-api-{STAGE}"
 STREAM_FUNCTION = f"people-api-{STAGE}-publish_changes"
@@ -271,23 +271,7 @@ def test_every_people_route_sent_to_api_gateway_uses_the_stages_user_pool(deploy
     documents = [doc for sent_to, doc in IMPORTED_API_DOCUMENTS if sent_to == api_id]
     assert documents
     swagger = documents[-1]
-    schemes = swagger["securityDefinitions"]
-    people = [
-        (path, method, spec)
-        for path, methods in swagger["paths"].items()
-        if path.startswith("/people")
-        for method, spec in methods.items()
-        if method != "options"
-    ]
-    assert len(people) >= 6
-    for path, method, spec in people:
-        names = [name for requirement in spec.get("security", []) for name in requirement]
-        assert names, f"{method.upper()} {path} has no authorizer"
-        for name in names:
-            authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
-            assert authorizer["type"] == "cognito_user_pools"
-            assert authorizer["providerARNs"] == [deployment.pool_arn], (path, method)
-    assert "security" not in swagger["paths"]["/health"]["get"]
+    assert_people_routes_use_pool(swagger, deployment.pool_arn)
     preflights = [methods["options"] for methods in swagger["paths"].values() if "options" in methods]
     assert len(preflights) == len(swagger["paths"])  # every path answers a CORS preflight...
     assert all("security" not in spec for spec in preflights)  # ...without a token

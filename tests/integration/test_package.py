@@ -17,7 +17,7 @@ import pytest
 
 from devstack import ROOT
 from infra.deploy import OUTPUT_TO_ENV, placeholder_outputs, stage_env_from
-from tests.support import RUNTIME_SDK_RANGE, runtime_sdk
+from tests.support import RUNTIME_SDK_RANGE, assert_people_routes_use_pool, runtime_sdk
 
 STAGES = ("dev", "prod")
 MAX_PACKAGE_BYTES = 1_000_000
@@ -137,24 +137,7 @@ def test_people_routes_use_the_stages_user_pool_and_health_is_open(
     packaged: dict[str, Path], stage: str
 ) -> None:
     swagger = _swagger(sam(packaged, stage))
-    pool_arn = imported(stage, "UserPoolArn")
-    schemes = swagger["securityDefinitions"]
-    people_methods = [
-        (path, method, spec)
-        for path, methods in swagger["paths"].items()
-        if path.startswith("/people")
-        for method, spec in methods.items()
-        if method != "options"
-    ]
-    assert len(people_methods) >= 6
-    for path, method, spec in people_methods:
-        names = [name for requirement in spec.get("security", []) for name in requirement]
-        assert names, f"{method.upper()} {path} has no authorizer"
-        for name in names:
-            authorizer = schemes[name]["x-amazon-apigateway-authorizer"]
-            assert authorizer["type"] == "cognito_user_pools", (path, method)
-            assert authorizer["providerARNs"] == [pool_arn], (path, method)
-    assert "security" not in swagger["paths"]["/health"]["get"]
+    assert_people_routes_use_pool(swagger, imported(stage, "UserPoolArn"))
 
 
 @pytest.mark.parametrize("stage", STAGES)
